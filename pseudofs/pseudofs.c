@@ -1,0 +1,2 @@
+/* pseudofs/pseudofs.c - placeholder. */
+#include "pseudofs/pseudofs.h"

@@ -1,0 +1,2 @@
+/* server/dispatch.c - placeholder. */
+#include "server/session.h"

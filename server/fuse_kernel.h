@@ -1,0 +1,69 @@
+/*
+ * server/fuse_kernel.h - the FUSE wire protocol: <linux/fuse.h> plus what the
+ * installed header (7.38 on Debian 12) lacks but our kernels (6.18) speak.
+ * Everything defined here is guarded so a newer header wins. Negotiate only
+ * what the kernel offers in INIT; never assume these exist.
+ */
+#ifndef VFSMUX_FUSE_KERNEL_H
+#define VFSMUX_FUSE_KERNEL_H
+
+#include <linux/fuse.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+
+/* INIT flags (bits >= 32 travel in flags2). */
+#ifndef FUSE_PASSTHROUGH
+#define FUSE_PASSTHROUGH (1ULL << 37)
+#endif
+#ifndef FUSE_CREATE_SUPP_GROUP
+#define FUSE_CREATE_SUPP_GROUP (1ULL << 34)
+#endif
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP (1ULL << 36)
+#endif
+#ifndef FUSE_NO_EXPORT_SUPPORT
+#define FUSE_NO_EXPORT_SUPPORT (1ULL << 38)
+#endif
+#ifndef FUSE_HAS_RESEND
+#define FUSE_HAS_RESEND (1ULL << 39)
+#endif
+#ifndef FUSE_ALLOW_IDMAP
+#define FUSE_ALLOW_IDMAP (1ULL << 40)
+#endif
+#ifndef FUSE_OVER_IO_URING
+#define FUSE_OVER_IO_URING (1ULL << 41)
+#endif
+
+/* OPEN reply flags. */
+#ifndef FOPEN_PASSTHROUGH
+#define FOPEN_PASSTHROUGH (1 << 7)
+#endif
+
+/* Opcodes newer than 7.38. */
+#define VFSMUX_FUSE_STATX 52
+#define VFSMUX_FUSE_COPY_FILE_RANGE_64 53
+
+/* Request extensions (7.38+): FUSE_EXT_GROUPS carries the supplementary group. */
+#ifndef FUSE_EXT_GROUPS
+#define FUSE_EXT_GROUPS 2
+struct fuse_supp_groups {
+	uint32_t nr_groups;
+	uint32_t groups[];
+};
+#endif
+
+/* Kernel passthrough (7.40): register a backing fd, get an id for FOPEN_PASSTHROUGH. */
+#ifndef FUSE_DEV_IOC_BACKING_OPEN
+struct fuse_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define FUSE_DEV_IOC_BACKING_OPEN _IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)
+#define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
+#endif
+
+/* The highest minor we implement; the reply carries min(kernel's, ours). */
+#define VFSMUX_FUSE_MINOR 38
+
+#endif

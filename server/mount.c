@@ -1,0 +1,2 @@
+/* server/mount.c - placeholder. */
+#include "server/mount.h"

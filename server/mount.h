@@ -1,0 +1,40 @@
+/*
+ * server/mount.h - attaching the FUSE connection to a directory and detaching it.
+ *
+ * As root: the new mount API (fsopen/fsconfig/fsmount/move_mount), falling
+ * back to mount(2) with type "fuse.vfsmux"; unprivileged: fusermount3, which
+ * passes the /dev/fuse fd back over the _FUSE_COMMFD socket.
+ */
+#ifndef VFSMUX_MOUNT_H
+#define VFSMUX_MOUNT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fuse_mount_opts {
+	const char *mountpoint; /* absolute path of an existing directory */
+	const char *fsname;     /* "source" column of /proc/mounts; default "vfsmux" */
+	bool allow_other;
+	bool default_permissions;
+	bool suid; /* false: nosuid */
+	bool dev;  /* false: nodev */
+	uint32_t max_read;
+	bool force; /* a stale mountpoint (ENOTCONN) is lazily unmounted first */
+};
+
+/*
+ * Check the mountpoint and mount. Returns the /dev/fuse fd (>= 0) or -errno
+ * with a one-line reason in err, e.g. "mountpoint /x is stale (Transport
+ * endpoint is not connected): a vfsmux died there; run `umount -l /x` or use --force".
+ * *how receives "fsmount", "mount" or "fusermount3" for the log.
+ */
+int fuse_mount(const struct fuse_mount_opts *o, const char **how, char *err, size_t errlen);
+
+/*
+ * Detach the mount (umount2 MNT_DETACH; fusermount3 -u -z when unprivileged).
+ * 0 or -errno; EINVAL/ENOENT (already gone) count as success.
+ */
+int fuse_unmount(const char *mountpoint);
+
+#endif

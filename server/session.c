@@ -1,0 +1,2 @@
+/* server/session.c - placeholder. */
+#include "server/session.h"

@@ -1,0 +1,41 @@
+/*
+ * server/session.h - one FUSE connection: its workers, INIT state and replies.
+ */
+#ifndef VFSMUX_SESSION_H
+#define VFSMUX_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct vfs;
+struct config_fuse;
+struct session;
+
+/* Where replies go: the /dev/fuse fd normally; tests capture them instead. */
+typedef int (*session_writev_fn)(void *data, const struct iovec *iov, int iovcnt);
+
+struct session_opts {
+	uint32_t threads;     /* workers at start (>= 1) */
+	uint32_t max_threads; /* more are started while all are busy, up to this */
+	uint32_t max_write;   /* bytes */
+	bool writeback_cache;
+	double grace_seconds; /* after stop: keep serving open files this long */
+	int ready_fd;         /* >= 0: "ok\n" is written here after INIT, then closed */
+};
+
+/* Does not take ownership of vfs. fd may be -1 for tests (then writev_fn is used). */
+int session_create(struct vfs *vfs, int fuse_fd, const struct session_opts *o,
+		   struct session **out);
+void session_set_writer(struct session *se, session_writev_fn fn, void *data);
+/* Serve until the kernel ends the connection (ENODEV) or session_stop(). Returns 0 or -errno. */
+int session_run(struct session *se);
+/* Ask the workers to finish; safe from any thread (not from a signal handler). */
+void session_stop(struct session *se);
+void session_destroy(struct session *se);
+
+/* Decode, route and answer one request (what a worker does with each read). */
+void session_process(struct session *se, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * vfs/backend.h - the contract between vfs and every backend type.
+ *
+ * Identifiers a backend sees:
+ *   ino   the backend's own inode number, in [1, 2^48). Ino 1 is the backend's
+ *         root and lives as long as the backend. Never a raw host st_ino: host
+ *         numbers collide across devices, exceed 48 bits and are reused.
+ *   fh    the backend's own 64-bit file/directory handle value; vfs never
+ *         interprets it and routes RELEASE/RELEASEDIR back to the issuer.
+ * vfs turns ino into the kernel's nodeid ((mount index << 48) | ino) and fixes
+ * st_ino, uid/gid (id_map) and timeouts on the way out; backends fill st_ino
+ * with their own ino and leave the rest to vfs.
+ *
+ * Rules for every op (return 0 or a negative errno in (-512, 0)):
+ *  - Never return -ENOSYS for an op the kernel remembers (open, flush, fsync,
+ *    xattrs, access, create, fallocate, lseek, copy_file_range, rename2...):
+ *    the kernel would switch that op off for every mount of the connection.
+ *    Leave the op NULL instead; vfs then answers per op (see vfs.c).
+ *  - vfs answers -EROFS for a mutating op on a read-only mount before calling.
+ *  - names are validated by the server: non-empty, no '/', <= NAME_MAX, and
+ *    never "." or ".." except in lookup (where the backend resolves them).
+ *  - A backend must not escape its own data (host paths outside its source).
+ *  - Ops may be called concurrently from many worker threads, for the same ino
+ *    too; the backend does its own locking and never blocks a worker forever.
+ *
+ * What the connection-wide INIT flags require of every backend:
+ *  - FUSE_ATOMIC_O_TRUNC: open() honours O_TRUNC in flags.
+ *  - FUSE_WRITEBACK_CACHE (only when the config enables it): the kernel may
+ *    open write-only files for reading and sends mtime/ctime in setattr; open()
+ *    must accept O_RDWR for files opened O_WRONLY (vfs rewrites the flags).
+ *  - FUSE_DO_READDIRPLUS: readdir(plus=true) must fill entries (below).
+ *  - FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS are not negotiated: the kernel keeps
+ *    locks itself, correctly between all processes using the mount.
+ *
+ * Lookup counts: every op that fills a struct vfs_entry (lookup, mknod, mkdir,
+ * symlink, link, create, and readdir plus) gives the kernel one reference to
+ * that ino, which it returns with forget(ino, n). The backend keeps an inode
+ * while its count is > 0 (or it is open, or linked, as its semantics need).
+ * vfs keeps the root's (ino 1) count itself and never passes forgets for it.
+ */
+#ifndef VFSMUX_BACKEND_H
+#define VFSMUX_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+struct mount_config;
+struct backend; /* opaque: each type defines its own */
+
+#define BACKEND_ROOT_INO 1
+#define BACKEND_INO_MAX ((UINT64_C(1) << 48) - 1)
+
+/* Who is asking, with ids already mapped outside -> inside by the mount's id_map. */
+struct op_ctx {
+	uint32_t uid, gid; /* 65534 when the caller has no mapping */
+	uint32_t pid;
+	uint32_t umask;    /* for create/mkdir/mknod: mode is already masked by the
+			    * kernel unless the backend wants to apply this */
+	bool has_supp_gid; /* FUSE_CREATE_SUPP_GROUP: the caller's group that owns
+			    * the parent directory, if it is a supplementary one */
+	uint32_t supp_gid;
+	bool unmapped;     /* caller's uid or gid has no mapping: creating gives -EOVERFLOW */
+};
+
+/* An entry reply. Filling one gives the kernel a reference (see above). */
+struct vfs_entry {
+	uint64_t ino;        /* backend ino; 0 = negative entry (only from vfs) */
+	uint64_t generation; /* bumped when an ino number is reused for another object */
+	struct stat attr;    /* st_ino = ino; vfs rewrites it to the nodeid */
+};
+
+/* What open/create/opendir hand back. */
+struct vfs_open {
+	uint64_t fh;
+	bool direct_io;   /* FOPEN_DIRECT_IO: bypass the page cache */
+	bool keep_cache;  /* FOPEN_KEEP_CACHE: the file did not change since the last open */
+	bool cache_dir;   /* FOPEN_CACHE_DIR (opendir) */
+	bool nonseekable; /* FOPEN_NONSEEKABLE */
+	int backing_fd;   /* >= 0: an fd the server may register for kernel passthrough
+			   * (the server closes nothing; the backend owns it). -1 = none. */
+};
+
+/* SETATTR: fields are valid when their bit is set in valid. */
+enum {
+	VFS_SET_MODE = 1 << 0,
+	VFS_SET_UID = 1 << 1,
+	VFS_SET_GID = 1 << 2,
+	VFS_SET_SIZE = 1 << 3,
+	VFS_SET_ATIME = 1 << 4,     /* to atime */
+	VFS_SET_MTIME = 1 << 5,     /* to mtime */
+	VFS_SET_ATIME_NOW = 1 << 6, /* to the current time (UTIME_NOW) */
+	VFS_SET_MTIME_NOW = 1 << 7,
+	VFS_SET_CTIME = 1 << 8,     /* writeback cache only */
+	VFS_SET_KILL_SUIDGID = 1 << 9,
+};
+
+struct vfs_setattr {
+	uint32_t valid;
+	mode_t mode;
+	uid_t uid; /* inside ids (mapped by vfs) */
+	gid_t gid;
+	off_t size;
+	struct timespec atime, mtime, ctime;
+	bool has_fh; /* the kernel named an open file: use it (ftruncate on it) */
+	uint64_t fh;
+};
+
+/*
+ * READDIR / READDIRPLUS output. The backend calls vfs_dir_add() once per
+ * entry, in its stable order, starting after offset `off` (0 = from the start).
+ * d.off is the cookie that resumes *after* this entry: a listing interrupted
+ * and resumed with it neither repeats nor skips entries.
+ *
+ * Plus mode (db->plus): for every entry except "." and "..", the backend first
+ * takes a lookup reference exactly as lookup() would and passes the filled
+ * entry in d.entry; if vfs_dir_add() answers 1 (full, not placed) the backend
+ * drops that reference again (as forget(ino, 1) would) and stops. "." and ".."
+ * are added with d.entry = NULL (the kernel does not count them).
+ */
+struct vfs_dirent {
+	const char *name;
+	uint64_t ino;   /* backend ino (d_ino); for ".." of the root vfs fixes it */
+	uint32_t type;  /* DT_* */
+	uint64_t off;   /* resume cookie after this entry; never 0 */
+	const struct vfs_entry *entry; /* plus mode only, NULL otherwise */
+};
+
+struct vfs_dirbuf;
+/* 0 = placed; 1 = did not fit (nothing placed: stop). */
+int vfs_dir_add(struct vfs_dirbuf *db, const struct vfs_dirent *d);
+bool vfs_dir_plus(const struct vfs_dirbuf *db);
+
+/*
+ * The ops table. NULL members are answered by vfs (documented in vfs.c):
+ * success for flush/fsync/fsyncdir/release, -EOPNOTSUPP for xattrs,
+ * fallocate, lseek's SEEK_DATA/HOLE, copy_file_range, -EPERM/-EROFS for
+ * mutations. Only the first three members are mandatory.
+ */
+struct backend_ops {
+	const char *type; /* the config's `type:` */
+
+	/* Build a backend from its config. On failure return -errno and write a
+	 * one-line reason into err (errlen bytes), e.g. "source /x: not a directory". */
+	int (*create)(const struct mount_config *cfg, struct backend **out, char *err,
+		      size_t errlen);
+	/* Called when no request, handle or kernel reference remains. */
+	void (*destroy)(struct backend *be);
+
+	/* +1 lookup on success. parent is a directory ino; name may be "." or "..". */
+	int (*lookup)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
+		      const char *name, struct vfs_entry *out);
+	/* Drop n kernel references. Never fails; n larger than held is clamped and logged. */
+	void (*forget)(struct backend *be, uint64_t ino, uint64_t n);
+	/* has_fh: fh names an open file of ino. */
+	int (*getattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, bool has_fh,
+		       uint64_t fh, struct stat *out);
+	int (*setattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
+		       const struct vfs_setattr *in, struct stat *out);
+	/* Returns the target length (<= size, not NUL-terminated) or -errno. */
+	ssize_t (*readlink)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, char *buf,
+			    size_t size);
+	int (*mknod)(struct backend *be, const struct op_ctx *ctx, uint64_t parent, const char *name,
+		     mode_t mode, dev_t rdev, struct vfs_entry *out);
+	int (*mkdir)(struct backend *be, const struct op_ctx *ctx, uint64_t parent, const char *name,
+		     mode_t mode, struct vfs_entry *out);
+	int (*symlink)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
+		       const char *name, const char *target, struct vfs_entry *out);
+	int (*unlink)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
+		      const char *name);
+	int (*rmdir)(struct backend *be, const struct op_ctx *ctx, uint64_t parent, const char *name);
+	/* flags: 0, RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT. */
+	int (*rename)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
+		      const char *name, uint64_t newparent, const char *newname, unsigned flags);
+	int (*link)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t newparent,
+		    const char *newname, struct vfs_entry *out);
+
+	/* flags are open(2) flags as the kernel passes them (no O_CREAT/O_EXCL). */
+	int (*open)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
+		    struct vfs_open *out);
+	/* flags include O_CREAT and maybe O_EXCL/O_TRUNC. Success: +1 lookup and an open fh. */
+	int (*create_file)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
+			   const char *name, mode_t mode, int flags, struct vfs_entry *out,
+			   struct vfs_open *oout);
+	/* Returns bytes read (0 at EOF; short only at EOF) or -errno. */
+	ssize_t (*read)(struct backend *be, uint64_t ino, uint64_t fh, void *buf, size_t size,
+			off_t off);
+	/* Returns bytes written or -errno. A failed write leaves the file unchanged. */
+	ssize_t (*write)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
+			 const void *buf, size_t size, off_t off, int open_flags);
+	int (*flush)(struct backend *be, uint64_t ino, uint64_t fh, uint64_t lock_owner);
+	/* Last close of fh. Never fails from the kernel's point of view. */
+	void (*release)(struct backend *be, uint64_t ino, uint64_t fh, int flags);
+	int (*fsync)(struct backend *be, uint64_t ino, uint64_t fh, bool datasync);
+
+	int (*opendir)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
+		       struct vfs_open *out);
+	/* Fill db from cookie off (see struct vfs_dirent). 0 or -errno; 0 with nothing
+	 * added means end of directory. */
+	int (*readdir)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
+		       uint64_t off, struct vfs_dirbuf *db);
+	void (*releasedir)(struct backend *be, uint64_t ino, uint64_t fh);
+	int (*fsyncdir)(struct backend *be, uint64_t ino, uint64_t fh, bool datasync);
+
+	int (*statfs)(struct backend *be, uint64_t ino, struct statvfs *out);
+	int (*access)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int mask);
+
+	/* xattrs: getxattr/listxattr with size 0 return the size needed;
+	 * a buffer too small gives -ERANGE. */
+	int (*setxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,
+			const void *value, size_t size, int flags);
+	ssize_t (*getxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
+			    const char *name, void *buf, size_t size);
+	ssize_t (*listxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, char *buf,
+			     size_t size);
+	int (*removexattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
+			   const char *name);
+
+	int (*fallocate)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
+			 int mode, off_t off, off_t len);
+	/* SEEK_SET/CUR/END never reach a backend (the kernel does them); SEEK_DATA/HOLE do. */
+	off_t (*lseek)(struct backend *be, uint64_t ino, uint64_t fh, off_t off, int whence);
+	/* Both files belong to this backend (vfs answers -EXDEV otherwise). */
+	ssize_t (*copy_file_range)(struct backend *be, const struct op_ctx *ctx, uint64_t ino_in,
+				   uint64_t fh_in, off_t off_in, uint64_t ino_out, uint64_t fh_out,
+				   off_t off_out, size_t len, unsigned flags);
+};
+
+/* backends/registry.c: the table of types. NULL when type is unknown. */
+const struct backend_ops *backend_find(const char *type);
+/* For messages: the known type names, NULL-terminated. */
+const char *const *backend_type_names(void);
+
+#endif
