@@ -129,16 +129,24 @@ struct vfs_dirent {
 	const struct vfs_entry *entry; /* plus mode only, NULL otherwise */
 };
 
-struct vfs_dirbuf;
-/* 0 = placed; 1 = did not fit (nothing placed: stop). */
-int vfs_dir_add(struct vfs_dirbuf *db, const struct vfs_dirent *d);
-bool vfs_dir_plus(const struct vfs_dirbuf *db);
+/* The sink a backend fills; vfs provides it (tests may provide their own). */
+struct vfs_dirbuf {
+	bool plus; /* READDIRPLUS: entries carry attributes and lookup references */
+	/* 0 = placed; 1 = did not fit (nothing placed: stop). */
+	int (*add)(struct vfs_dirbuf *db, const struct vfs_dirent *d);
+	void *data; /* the provider's */
+};
+
+static inline int vfs_dir_add(struct vfs_dirbuf *db, const struct vfs_dirent *d)
+{
+	return db->add(db, d);
+}
 
 /*
  * The ops table. NULL members are answered by vfs (documented in vfs.c):
  * success for flush/fsync/fsyncdir/release, -EOPNOTSUPP for xattrs,
  * fallocate, lseek's SEEK_DATA/HOLE, copy_file_range, -EPERM/-EROFS for
- * mutations. Only the first three members are mandatory.
+ * mutations. type, create, destroy, lookup, forget and getattr are mandatory.
  */
 struct backend_ops {
 	const char *type; /* the config's `type:` */
