@@ -1,2 +1,341 @@
-/* server/session.c - placeholder. */
-#include "server/session.h"
+/*
+ * server/session.c - one FUSE connection: a pool of workers, each reading
+ * requests from its own cloned /dev/fuse fd into its own buffer.
+ *
+ * Pool: `threads` workers start; when a worker takes a request and no other
+ * is idle, it starts one more (up to `max_threads`), so a few blocked backend
+ * calls cannot freeze every mount. A worker that finds more than `threads`
+ * others idle exits. Exited workers are joined by session_run().
+ *
+ * Life: the loop ends when the kernel ends the connection (read gives ENODEV
+ * once the filesystem is unmounted and its last file closed) or when
+ * session_stop() is called; session_stop() interrupts blocked reads with
+ * SIGUSR1 (installed without SA_RESTART).
+ */
+#include "server/fuse_kernel.h"
+#include "server/log.h"
+#include "server/session_int.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Kernel minimum for a read buffer (FUSE_MIN_READ_BUFFER in fs/fuse/fuse_i.h). */
+#define FUSE_MIN_READ_BUFFER 8192
+/* getxattr/listxattr may carry up to 64 KiB even when max_write is smaller. */
+#define MIN_MAX_DATA 65536
+
+int session_create(struct vfs *vfs, int fuse_fd, const struct session_opts *o, struct session **out)
+{
+	struct session *se = calloc(1, sizeof(*se));
+
+	if (!se)
+		return -ENOMEM;
+	se->vfs = vfs;
+	se->fd = fuse_fd;
+	se->opts = *o;
+	if (se->opts.threads < 1)
+		se->opts.threads = 1;
+	if (se->opts.max_threads < se->opts.threads)
+		se->opts.max_threads = se->opts.threads;
+	if (se->opts.max_write < 4096)
+		se->opts.max_write = 4096;
+	if (se->opts.max_write > 1024 * 1024)
+		se->opts.max_write = 1024 * 1024;
+	se->opts.max_write &= ~4095u;
+	se->bufsize = se->opts.max_write + 4096;
+	if (se->bufsize < FUSE_MIN_READ_BUFFER)
+		se->bufsize = FUSE_MIN_READ_BUFFER;
+	se->max_data = se->opts.max_write > MIN_MAX_DATA ? se->opts.max_write : MIN_MAX_DATA;
+	pthread_mutex_init(&se->init_lock, NULL);
+	pthread_mutex_init(&se->lock, NULL);
+	pthread_cond_init(&se->cond, NULL);
+	*out = se;
+	return 0;
+}
+
+void session_set_writer(struct session *se, session_writev_fn fn, void *data)
+{
+	se->writer = fn;
+	se->writer_data = data;
+}
+
+void session_init_done(struct session *se)
+{
+	int fd;
+
+	pthread_mutex_lock(&se->lock);
+	fd = se->opts.ready_fd;
+	se->opts.ready_fd = -1;
+	pthread_mutex_unlock(&se->lock);
+	if (fd >= 0) {
+		static const char ok[] = "ok\n";
+
+		if (write(fd, ok, sizeof(ok) - 1) < 0)
+			vlog(VLOG_WARN, "writing to --ready-fd %d: %s", fd, strerror(errno));
+		close(fd);
+	}
+}
+
+static void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	if (w->own_fd && w->fd >= 0)
+		close(w->fd);
+	free(w->inbuf);
+	free(w->outbuf);
+	free(w);
+}
+
+/* A worker with buffers and, when clone is set, its own channel to the connection. */
+static int worker_new(struct session *se, bool clone, struct worker **out)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->se = se;
+	w->fd = se->fd;
+	w->inbuf = malloc(se->bufsize);
+	w->outbuf = malloc(se->max_data);
+	if (!w->inbuf || !w->outbuf) {
+		worker_free(w);
+		return -ENOMEM;
+	}
+	if (clone && se->fd >= 0) {
+		int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		uint32_t master = (uint32_t)se->fd;
+
+		if (fd >= 0 && ioctl(fd, FUSE_DEV_IOC_CLONE, &master) == 0) {
+			w->fd = fd;
+			w->own_fd = true;
+		} else {
+			/* Sharing the one fd still works, only with more contention. */
+			vlog_once(VLOG_WARN, "cannot clone /dev/fuse (%s): workers share one fd",
+				  strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	*out = w;
+	return 0;
+}
+
+static void *worker_main(void *arg);
+
+/* Start one more worker. se->lock held. */
+static int worker_start_locked(struct session *se, bool clone)
+{
+	struct worker *w;
+	int err = worker_new(se, clone, &w);
+
+	if (err)
+		return err;
+	err = -pthread_create(&w->thread, NULL, worker_main, w);
+	if (err) {
+		worker_free(w);
+		return err;
+	}
+	w->next = se->workers;
+	se->workers = w;
+	se->nworkers++;
+	atomic_fetch_add(&se->idle, 1);
+	return 0;
+}
+
+/* Take w off the live list and queue it for joining. se->lock held. */
+static void worker_retire_locked(struct session *se, struct worker *w)
+{
+	struct worker **pp;
+
+	for (pp = &se->workers; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	w->next = se->dead;
+	se->dead = w;
+	assert(se->nworkers > 0);
+	se->nworkers--;
+	pthread_cond_broadcast(&se->cond);
+}
+
+/* Before a request: make sure someone is left to read the next one. */
+static void pool_busy(struct session *se)
+{
+	if (atomic_fetch_sub(&se->idle, 1) != 1)
+		return;
+	pthread_mutex_lock(&se->lock);
+	if (!atomic_load(&se->stopping) && se->nworkers < se->opts.max_threads) {
+		int err = worker_start_locked(se, true);
+
+		if (err)
+			vlog_once(VLOG_WARN, "cannot start another worker: %s", strerror(-err));
+	}
+	pthread_mutex_unlock(&se->lock);
+}
+
+/* After a request: true when this worker is surplus and should exit. */
+static bool pool_idle(struct session *se)
+{
+	unsigned idle = atomic_fetch_add(&se->idle, 1) + 1;
+	bool surplus = false;
+
+	if (idle <= se->opts.threads)
+		return false;
+	pthread_mutex_lock(&se->lock);
+	if (se->nworkers > se->opts.threads && atomic_load(&se->idle) > se->opts.threads) {
+		atomic_fetch_sub(&se->idle, 1);
+		surplus = true;
+	}
+	pthread_mutex_unlock(&se->lock);
+	return surplus;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct session *se = w->se;
+
+	while (!atomic_load(&se->stopping)) {
+		ssize_t n = read(w->fd, w->inbuf, se->bufsize);
+
+		if (n < 0) {
+			int e = errno;
+
+			/* ENOENT: the request was aborted while we read it; EINTR: a kick. */
+			if (e == EINTR || e == EAGAIN || e == ENOENT)
+				continue;
+			if (e == ENODEV) {
+				vlog(VLOG_INFO, "the kernel ended the connection (unmounted)");
+			} else {
+				vlog(VLOG_ERR, "reading /dev/fuse: %s", strerror(e));
+				pthread_mutex_lock(&se->lock);
+				if (!se->exit_err)
+					se->exit_err = -e;
+				pthread_mutex_unlock(&se->lock);
+			}
+			atomic_store(&se->stopping, true);
+			break;
+		}
+		pool_busy(se);
+		dispatch_request(w, w->inbuf, (size_t)n);
+		if (pool_idle(se))
+			goto retire; /* idle count already dropped by pool_idle */
+	}
+	atomic_fetch_sub(&se->idle, 1);
+retire:
+	pthread_mutex_lock(&se->lock);
+	worker_retire_locked(se, w);
+	pthread_mutex_unlock(&se->lock);
+	return NULL;
+}
+
+static void on_kick(int sig)
+{
+	(void)sig; /* only interrupts a blocked read() */
+}
+
+static void join_dead_locked(struct session *se)
+{
+	while (se->dead) {
+		struct worker *w = se->dead;
+
+		se->dead = w->next;
+		pthread_mutex_unlock(&se->lock);
+		pthread_join(w->thread, NULL);
+		worker_free(w);
+		pthread_mutex_lock(&se->lock);
+	}
+}
+
+int session_run(struct session *se)
+{
+	struct sigaction sa;
+	int err = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick; /* no SA_RESTART: read() returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+
+	pthread_mutex_lock(&se->lock);
+	for (uint32_t i = 0; i < se->opts.threads && !err; i++)
+		err = worker_start_locked(se, i > 0);
+	if (err) {
+		vlog(VLOG_ERR, "cannot start workers: %s", strerror(-err));
+		atomic_store(&se->stopping, true);
+	}
+	while (se->nworkers > 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&se->cond, &se->lock, &ts);
+		join_dead_locked(se);
+		/* A kick can land just before a worker enters read(): repeat until all are out. */
+		if (atomic_load(&se->stopping))
+			for (struct worker *w = se->workers; w; w = w->next)
+				pthread_kill(w->thread, SIGUSR1);
+	}
+	join_dead_locked(se);
+	if (!err)
+		err = se->exit_err;
+	pthread_mutex_unlock(&se->lock);
+	return err;
+}
+
+void session_stop(struct session *se)
+{
+	atomic_store(&se->stopping, true);
+	pthread_mutex_lock(&se->lock);
+	for (struct worker *w = se->workers; w; w = w->next)
+		pthread_kill(w->thread, SIGUSR1);
+	pthread_cond_broadcast(&se->cond);
+	pthread_mutex_unlock(&se->lock);
+}
+
+bool session_stopping(const struct session *se)
+{
+	return atomic_load(&((struct session *)se)->stopping);
+}
+
+void session_destroy(struct session *se)
+{
+	if (!se)
+		return;
+	assert(se->nworkers == 0);
+	if (se->opts.ready_fd >= 0)
+		close(se->opts.ready_fd);
+	pthread_cond_destroy(&se->cond);
+	pthread_mutex_destroy(&se->lock);
+	pthread_mutex_destroy(&se->init_lock);
+	free(se);
+}
+
+void session_process(struct session *se, const void *buf, size_t len)
+{
+	struct worker *w;
+
+	if (worker_new(se, false, &w)) {
+		vlog(VLOG_ERR, "session_process: out of memory");
+		return;
+	}
+	/* Copy into the worker's buffer as a read would, so no handler sees the caller's memory. */
+	if (len > se->bufsize)
+		len = se->bufsize;
+	memcpy(w->inbuf, buf, len);
+	dispatch_request(w, w->inbuf, len);
+	worker_free(w);
+}

@@ -22,7 +22,7 @@ struct session_opts {
 	uint32_t max_write;   /* bytes */
 	bool writeback_cache;
 	double grace_seconds; /* after stop: keep serving open files this long */
-	int ready_fd;         /* >= 0: "ok\n" is written here after INIT, then closed */
+	int ready_fd;	      /* >= 0: "ok\n" is written here after INIT, then closed */
 };
 
 /* Does not take ownership of vfs. fd may be -1 for tests (then writev_fn is used). */
@@ -33,6 +33,8 @@ void session_set_writer(struct session *se, session_writev_fn fn, void *data);
 int session_run(struct session *se);
 /* Ask the workers to finish; safe from any thread (not from a signal handler). */
 void session_stop(struct session *se);
+/* True once the connection ended or session_stop() was called. */
+bool session_stopping(const struct session *se);
 void session_destroy(struct session *se);
 
 /* Decode, route and answer one request (what a worker does with each read). */

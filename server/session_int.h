@@ -1,0 +1,62 @@
+/*
+ * server/session_int.h - what session.c (threads, life) and dispatch.c
+ * (decoding, replies) share. Private to server/.
+ */
+#ifndef VFSMUX_SESSION_INT_H
+#define VFSMUX_SESSION_INT_H
+
+#include "server/session.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vfs;
+
+/* One worker: its own cloned /dev/fuse fd and buffers, so no worker waits on another. */
+struct worker {
+	struct session *se;
+	pthread_t thread;
+	int fd;		 /* cloned channel; replies must go back on the fd a request came from */
+	bool own_fd;	 /* fd was cloned for this worker and is closed with it */
+	uint8_t *inbuf;	 /* se->bufsize bytes */
+	uint8_t *outbuf; /* se->max_data bytes: READ, READDIR, xattr, readlink payloads */
+	struct worker *next; /* se->workers list; se->lock */
+};
+
+struct session {
+	struct vfs *vfs;
+	int fd; /* the mounted fd; -1 in tests */
+	struct session_opts opts;
+	session_writev_fn writer; /* tests: capture replies instead of writing to fd */
+	void *writer_data;
+
+	size_t bufsize;	 /* read buffer: max_write plus headers */
+	size_t max_data; /* largest payload a reply carries */
+
+	/* Set once by INIT (under init_lock), read by every request afterwards. */
+	pthread_mutex_t init_lock;
+	atomic_bool initialized;
+	uint32_t proto_minor; /* negotiated minor */
+	uint64_t conn_flags;  /* INIT flags both sides agreed on */
+
+	/* Worker pool. nworkers/idle change under lock; idle is also read unlocked as a hint. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* signalled when a worker exits */
+	struct worker *workers;
+	struct worker *dead; /* exited, waiting for session_run() to join them */
+	uint32_t nworkers;
+	atomic_uint idle;
+	atomic_bool stopping; /* session_stop() called or the connection ended */
+	int exit_err;	      /* first fatal error of a worker, 0 if none */
+};
+
+/* dispatch.c: decode, route and answer one request read by w. */
+void dispatch_request(struct worker *w, const uint8_t *buf, size_t len);
+
+/* Called by dispatch once INIT was answered (ready-fd). */
+void session_init_done(struct session *se);
+
+#endif
