@@ -40,7 +40,7 @@
 #endif
 
 /* Opcodes newer than 7.38. */
-#define VFSMUX_FUSE_STATX 52
+#define VFSMUX_FUSE_STATX	       52
 #define VFSMUX_FUSE_COPY_FILE_RANGE_64 53
 
 /* Request extensions (7.38+): FUSE_EXT_GROUPS carries the supplementary group. */
@@ -59,7 +59,7 @@ struct fuse_backing_map {
 	uint32_t flags;
 	uint64_t padding;
 };
-#define FUSE_DEV_IOC_BACKING_OPEN _IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)
+#define FUSE_DEV_IOC_BACKING_OPEN  _IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)
 #define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
 #endif
 
