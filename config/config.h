@@ -112,6 +112,13 @@ void config_errors_fini(struct config_errors *errs);
 void config_errors_print(const struct config_errors *errs, const char *file, FILE *to);
 
 /*
+ * Print the namespace cfg makes, for `vfsmux check`: a "mountpoint:" line, then
+ * the pseudofs root and a tree of pseudo directories and mounts, children
+ * sorted by name, each mount with its type, source and non-default settings.
+ */
+void config_print_tree(const struct vfsmux_config *cfg, FILE *to);
+
+/*
  * Normalize an absolute path: collapse "//", drop "." and trailing "/".
  * Returns 0, or -EINVAL for a relative path or one containing "..",
  * -ENAMETOOLONG when it does not fit in outsz.
