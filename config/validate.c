@@ -510,7 +510,7 @@ static bool fsname_ok(const char *s)
 static void do_fuse(struct vctx *v, const struct cnode *n, const char *kp)
 {
 	struct config_fuse *f = &v->cfg->fuse;
-	const struct cnode *max_node = NULL;
+	const struct cnode *max_node = NULL, *threads_node = NULL;
 	char sub[KP_MAX];
 	uint64_t mw;
 	const char *s;
@@ -524,7 +524,8 @@ static void do_fuse(struct vctx *v, const struct cnode *n, const char *kp)
 			continue;
 		kp_key(sub, kp, k->key);
 		if (!strcmp(k->key, "threads")) {
-			get_u32(v, k, sub, 1, FUSE_THREADS_MAX, &f->threads);
+			if (!get_u32(v, k, sub, 1, FUSE_THREADS_MAX, &f->threads))
+				threads_node = k;
 		} else if (!strcmp(k->key, "max_threads")) {
 			if (!get_u32(v, k, sub, 1, FUSE_THREADS_MAX, &f->max_threads))
 				max_node = k;
@@ -565,6 +566,8 @@ static void do_fuse(struct vctx *v, const struct cnode *n, const char *kp)
 	}
 	if (!max_node)
 		f->max_threads = f->threads > 16 ? f->threads : 16;
+	else if (!threads_node && f->threads > f->max_threads)
+		f->threads = f->max_threads; /* the CPU-count default yields to an explicit bound */
 	else if (f->max_threads < f->threads)
 		verr(v, max_node->loc, "fuse.max_threads",
 		     "max_threads (%" PRIu32 ") must be at least threads (%" PRIu32 ")",
