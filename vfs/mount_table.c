@@ -67,7 +67,7 @@ int mount_create(const struct backend_ops *ops, const struct mount_config *cfg, 
 		return ret;
 	}
 	atomic_init(&m->refs, 1);
-	atomic_init(&m->lookups, 0);
+	atomic_init(&m->ino_lookups, 0);
 	atomic_init(&m->root_lookups, 0);
 	atomic_init(&m->handles, 0);
 	m->index = index;

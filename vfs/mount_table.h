@@ -45,11 +45,14 @@ struct mount {
 
 	/* Kernel lookups outstanding on this mount's nodeids: +1 per entry
 	 * reply (LOOKUP, MKNOD, MKDIR, SYMLINK, LINK, CREATE, placed
-	 * READDIRPLUS entries), -n per FORGET, clamped at 0 (bad forgets are
-	 * logged once). root_lookups is the part on backend ino 1, which vfs
-	 * keeps itself (backend.h: forgets for the root are never passed on). */
-	_Atomic uint64_t lookups;
+	 * READDIRPLUS entries), -n per FORGET, each clamped at 0 (bad forgets
+	 * are logged once). Kept in two parts so that a bad forget on one
+	 * cannot eat the other's: root_lookups on backend ino 1, which vfs
+	 * keeps itself (backend.h: forgets for the root are never passed on),
+	 * ino_lookups on all other inos (exact per inode only in the backend).
+	 * The mount's total is their sum. */
 	_Atomic uint64_t root_lookups;
+	_Atomic uint64_t ino_lookups;
 	/* Open handles outstanding: +1 per successful OPEN, CREATE, OPENDIR;
 	 * -1 per RELEASE, RELEASEDIR (clamped at 0, logged once). */
 	_Atomic uint64_t handles;

@@ -210,9 +210,10 @@ static int vfs_entry_out(const struct mount *m, const struct vfs_entry *be,
 /* One more kernel reference to (m, ino): an entry reply that reached the kernel. */
 static void vfs_count_lookup(struct mount *m, uint64_t ino)
 {
-	atomic_fetch_add_explicit(&m->lookups, 1, memory_order_relaxed);
 	if (ino == BACKEND_ROOT_INO)
 		atomic_fetch_add_explicit(&m->root_lookups, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&m->ino_lookups, 1, memory_order_relaxed);
 }
 
 /* vfs_entry_out, then count: for ops whose entry reply always reaches the kernel. */
@@ -498,10 +499,9 @@ void vfs_forget(struct vfs *vfs, uint64_t nodeid, uint64_t n)
 				  "vfs: mount %u: forget %" PRIu64 " of the root > %" PRIu64
 				  " held; clamped",
 				  m->index, n, took);
-		vfs_counter_sub(&m->lookups, took);
 	} else {
-		/* Per mount this is accounting only: the backend clamps per inode. */
-		took = vfs_counter_sub(&m->lookups, n);
+		/* Exact per inode only in the backend, which clamps too. */
+		took = vfs_counter_sub(&m->ino_lookups, n);
 		if (took < n)
 			vlog_once(VLOG_WARN,
 				  "vfs: mount %u: forget %" PRIu64 " > %" PRIu64
@@ -1361,7 +1361,8 @@ int vfs_mount_stats(struct vfs *vfs, uint16_t index, struct vfs_mount_stats *out
 	m = mtab_get(vfs->mt, index);
 	if (!m)
 		return -ENOENT;
-	out->lookups = atomic_load_explicit(&m->lookups, memory_order_relaxed);
+	out->lookups = atomic_load_explicit(&m->root_lookups, memory_order_relaxed) +
+		       atomic_load_explicit(&m->ino_lookups, memory_order_relaxed);
 	out->handles = atomic_load_explicit(&m->handles, memory_order_relaxed);
 	mount_put(m);
 	return 0;
