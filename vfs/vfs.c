@@ -210,6 +210,7 @@ static int vfs_entry_out(const struct mount *m, const struct vfs_entry *be,
 /* One more kernel reference to (m, ino): an entry reply that reached the kernel. */
 static void vfs_count_lookup(struct mount *m, uint64_t ino)
 {
+	assert(ino != 0 && ino <= BACKEND_INO_MAX); /* checked by vfs_entry_out */
 	if (ino == BACKEND_ROOT_INO)
 		atomic_fetch_add_explicit(&m->root_lookups, 1, memory_order_relaxed);
 	else
@@ -359,7 +360,7 @@ int vfs_create_custom(const struct vfsmux_config *cfg,
 	for (size_t i = 0; i < cfg->nmounts; i++) {
 		const struct mount_config *mc = &cfg->mounts[i];
 		uint16_t index = (uint16_t)(i + 1);
-		const struct backend_ops *ops = find(mc->type);
+		const struct backend_ops *ops = mc->type ? find(mc->type) : NULL;
 		struct mount *m;
 		uint64_t parent;
 
@@ -761,6 +762,18 @@ static bool vfs_open_writes(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
+/*
+ * With FUSE_WRITEBACK_CACHE the kernel may read pages of a file opened
+ * write-only (to fill a partly written page), so the backend gets O_RDWR
+ * (backend.h). The read-only check runs on the caller's flags first.
+ */
+static int vfs_backend_open_flags(const struct vfs *vfs, int flags)
+{
+	if (vfs->cfg->fuse.writeback_cache && (flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags;
+}
+
 static void vfs_open_init(struct vfs_open *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -786,7 +799,9 @@ int vfs_open(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, int f
 	}
 	if (t.m->ops->open) {
 		vfs_ctx(t.m, c, &ctx);
-		err = vfs_errno(t.m, "open", t.m->ops->open(t.m->be, &ctx, t.ino, flags, out));
+		err = vfs_errno(
+		    t.m, "open",
+		    t.m->ops->open(t.m->be, &ctx, t.ino, vfs_backend_open_flags(vfs, flags), out));
 	}
 	if (!err)
 		atomic_fetch_add_explicit(&t.m->handles, 1, memory_order_relaxed);
@@ -816,7 +831,8 @@ int vfs_create_file(struct vfs *vfs, const struct vfs_caller *c, uint64_t parent
 	}
 	memset(&e, 0, sizeof(e));
 	err = vfs_errno(t.m, "create",
-			t.m->ops->create_file(t.m->be, &ctx, t.ino, name, mode, flags, &e, oout));
+			t.m->ops->create_file(t.m->be, &ctx, t.ino, name, mode,
+					      vfs_backend_open_flags(vfs, flags), &e, oout));
 	if (err) {
 		vfs_open_init(oout);
 		goto out_put;

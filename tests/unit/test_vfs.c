@@ -46,6 +46,7 @@ struct backend {
 	unsigned forgets;
 	uint64_t forget_root; /* forgets received for ino 1: must stay 0 */
 	uint64_t open_handles;
+	int last_open_flags;
 	struct op_ctx last_ctx;
 	struct vfs_setattr last_setattr;
 };
@@ -292,6 +293,7 @@ static int fake_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
 	be->calls++;
 	if (!fake_valid(be, ino))
 		return -ESTALE;
+	be->last_open_flags = flags;
 	out->fh = 100 + ino;
 	be->open_handles++;
 	return 0;
@@ -303,9 +305,9 @@ static int fake_create_file(struct backend *be, const struct op_ctx *ctx, uint64
 {
 	int err = fake_new(be, ctx, parent, name, S_IFREG | mode, out);
 
-	(void)flags;
 	if (err)
 		return err;
+	be->last_open_flags = flags;
 	oout->fh = 100 + out->ino;
 	be->open_handles++;
 	return 0;
@@ -1241,6 +1243,39 @@ START_TEST(negative_entries_use_the_negative_timeout)
 }
 END_TEST
 
+START_TEST(writeback_cache_opens_write_only_files_read_write)
+{
+	struct vfs_entry_reply r;
+	struct vfs_open o;
+	uint64_t root, h;
+
+	cfg_reset();
+	cfg.fuse.writeback_cache = true;
+	cfg_add("/w", "fake");
+	cfg_add("/ro", "fake")->readonly = true;
+	vfs_up();
+	root = lookup_id(1, "w");
+	h = lookup_id(root, "hello");
+	ck_assert_int_eq(vfs_open(vfs, &root_caller, h, O_WRONLY | O_APPEND, &o), 0);
+	ck_assert_int_eq(fakes[0]->last_open_flags, O_RDWR | O_APPEND);
+	ck_assert_int_eq(vfs_open(vfs, &root_caller, h, O_RDONLY, &o), 0);
+	ck_assert_int_eq(fakes[0]->last_open_flags, O_RDONLY);
+	ck_assert_int_eq(
+	    vfs_create_file(vfs, &root_caller, root, "n", 0644, O_CREAT | O_WRONLY, &r, &o), 0);
+	ck_assert_int_eq(fakes[0]->last_open_flags, O_CREAT | O_RDWR);
+	/* the read-only check sees the caller's flags */
+	h = lookup_id(lookup_id(1, "ro"), "hello");
+	ck_assert_int_eq(vfs_open(vfs, &root_caller, h, O_WRONLY, &o), -EROFS);
+	/* without writeback cache the flags pass unchanged */
+	vfs_destroy(vfs);
+	cfg.fuse.writeback_cache = false;
+	vfs_up();
+	h = lookup_id(lookup_id(1, "w"), "hello");
+	ck_assert_int_eq(vfs_open(vfs, &root_caller, h, O_WRONLY, &o), 0);
+	ck_assert_int_eq(fakes[nfakes - 2]->last_open_flags, O_WRONLY);
+}
+END_TEST
+
 START_TEST(statfs_routes_to_the_owning_backend)
 {
 	struct statvfs sv;
@@ -1379,6 +1414,7 @@ static Suite *vfs_suite(void)
 	tcase_add_test(own, bad_backend_answers_are_clamped);
 	tcase_add_test(own, negative_entries_use_the_negative_timeout);
 	tcase_add_test(own, create_errors_name_the_mount);
+	tcase_add_test(own, writeback_cache_opens_write_only_files_read_write);
 	suite_add_tcase(s, own);
 	return s;
 }
