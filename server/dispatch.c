@@ -467,16 +467,17 @@ static int op_link(struct request *rq)
 	return err ? err : reply_entry(rq, &e);
 }
 
-/* With a writeback cache the kernel reads through write-only opens and does O_APPEND itself. */
+/*
+ * With a writeback cache the kernel does O_APPEND itself (it owns the file
+ * size), so the backend must not append on its own. vfs turns O_WRONLY into
+ * O_RDWR for the same mode (backend.h).
+ */
 static int open_flags(const struct session *se, uint32_t flags)
 {
 	int f = (int)flags;
 
-	if (se->conn_flags & FUSE_WRITEBACK_CACHE) {
-		if ((f & O_ACCMODE) == O_WRONLY)
-			f = (f & ~O_ACCMODE) | O_RDWR;
+	if (se->conn_flags & FUSE_WRITEBACK_CACHE)
 		f &= ~O_APPEND;
-	}
 	return f;
 }
 
