@@ -1037,6 +1037,8 @@ static const char *op_name(uint32_t opcode)
 {
 	if (opcode < OP_TABLE_SIZE && op_table[opcode].name)
 		return op_table[opcode].name;
+	if (opcode == VFSMUX_FUSE_STATX)
+		return "STATX"; /* ENOSYS: the kernel then uses GETATTR for good */
 	return "?";
 }
 
