@@ -134,19 +134,21 @@ static int arg_string(const struct request *rq, size_t *pos, size_t maxlen, int 
 	return 0;
 }
 
+/* Seconds as the kernel wants them; capped at about 31 years, which is "forever" here. */
 static void timeout_split(double t, uint64_t *sec, uint32_t *nsec)
 {
+	uint64_t ns;
+
 	if (!(t > 0)) {
 		*sec = 0;
 		*nsec = 0;
 		return;
 	}
-	if (t > 1e15)
-		t = 1e15;
-	*sec = (uint64_t)t;
-	*nsec = (uint32_t)((t - (double)*sec) * 1e9);
-	if (*nsec >= 1000000000u)
-		*nsec = 999999999u;
+	if (t > 1e9)
+		t = 1e9;
+	ns = (uint64_t)(t * 1e9);
+	*sec = ns / 1000000000u;
+	*nsec = (uint32_t)(ns % 1000000000u);
 }
 
 static void fill_attr(struct fuse_attr *a, const struct stat *st)
