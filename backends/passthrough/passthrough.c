@@ -39,8 +39,10 @@ int pt_check_name(const char *name)
 {
 	size_t n = strlen(name);
 
-	/* The server checks this already; a backend reachable another way checks again. */
-	if (n == 0 || strchr(name, '/'))
+	/* The server checks this already; a backend reachable another way checks
+	 * again. "." and ".." only mean something to lookup, which handles them
+	 * itself; elsewhere ".." of the root fd would name the source's parent. */
+	if (n == 0 || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return -EINVAL;
 	if (n > NAME_MAX)
 		return -ENAMETOOLONG;

@@ -183,6 +183,12 @@ int pt_access(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int ma
 	if (!err) {
 		if (syscall(SYS_faccessat2, h.fd, "", mask, AT_EMPTY_PATH | AT_EACCESS) < 0)
 			err = -errno;
+		if (err == -ENOSYS) { /* before 5.8: the magic link, same check */
+			char path[PT_PROC_FD_LEN];
+
+			pt_proc_path(path, h.fd);
+			err = faccessat(AT_FDCWD, path, mask, AT_EACCESS) < 0 ? -errno : 0;
+		}
 		pt_cred_leave(&cred);
 	}
 	pt_unhold(be, &h);

@@ -284,7 +284,10 @@ ssize_t pt_copy_file_range(struct backend *be, const struct op_ctx *ctx, uint64_
 	if ((err = pt_fh_fd(be, fh_in, &fd_in)) || (err = pt_fh_fd(be, fh_out, &fd_out)))
 		return err;
 	n = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags);
-	return n < 0 ? -errno : n;
+	if (n < 0)
+		/* An old host's ENOSYS would switch the op off for every mount. */
+		return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+	return n;
 }
 
 int pt_opendir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,59 @@ START_TEST(pinned_mode_without_handles_works_and_frees_fds)
 	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
 	passthrough_ops.forget(be, ino, 1);
 	ck_assert_uint_eq(stats().pinned_fds, 1);
+}
+END_TEST
+
+/* Lookups, getattrs and forgets from several threads with a tiny cache. */
+struct storm_arg {
+	unsigned seed;
+	int errors;
+};
+
+static void *storm_thread(void *p)
+{
+	struct storm_arg *a = p;
+
+	for (int i = 0; i < 3000; i++) {
+		char name[32];
+		struct vfs_entry e;
+		struct stat st;
+
+		snprintf(name, sizeof(name), "s%u", rand_r(&a->seed) % 40);
+		if (passthrough_ops.lookup(be, &root_ctx, BACKEND_ROOT_INO, name, &e) != 0) {
+			a->errors++;
+			continue;
+		}
+		if (passthrough_ops.getattr(be, &root_ctx, e.ino, false, 0, &st) != 0 ||
+		    st.st_ino != e.ino)
+			a->errors++;
+		passthrough_ops.forget(be, e.ino, 1);
+	}
+	return NULL;
+}
+
+START_TEST(forget_storm_from_threads_keeps_counts)
+{
+	struct storm_arg args[4];
+	pthread_t t[4];
+
+	start(4);
+	for (int i = 0; i < 40; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "s%d", i);
+		testlib_write_file(host(name), "", 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct storm_arg){ .seed = (unsigned)i + 1 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, storm_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_int_eq(args[i].errors, 0);
+	}
+	ck_assert_uint_eq(stats().inodes, 1);
+	ck_assert_uint_eq(stats().cached_fds, 0);
 }
 END_TEST
 
@@ -820,6 +874,13 @@ START_TEST(symlinks_are_never_traversed)
 			 -EINVAL);
 	ck_assert_int_eq(passthrough_ops.mkdir(be, &root_ctx, BACKEND_ROOT_INO, "a/b", 0755, &e),
 			 -EINVAL);
+	ck_assert_int_eq(
+	    passthrough_ops.rename(be, &root_ctx, BACKEND_ROOT_INO, "..", BACKEND_ROOT_INO, "x", 0),
+	    -EINVAL);
+	ck_assert_int_eq(passthrough_ops.unlink(be, &root_ctx, BACKEND_ROOT_INO, ".."), -EINVAL);
+	ck_assert_int_eq(
+	    passthrough_ops.link(be, &root_ctx, BACKEND_ROOT_INO, BACKEND_ROOT_INO, "..", &e),
+	    -EINVAL);
 
 	/* A directory swapped for a symlink between requests is not followed. */
 	ck_assert_int_eq(mkdir(host("d"), 0755), 0);
@@ -962,6 +1023,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, fd_use_bounded_by_cache_with_many_inodes);
 	tcase_add_test(tc, evicted_inode_reopens_by_handle);
 	tcase_add_test(tc, pinned_mode_without_handles_works_and_frees_fds);
+	tcase_add_test(tc, forget_storm_from_threads_keeps_counts);
 	tcase_add_test(tc, create_write_read_trunc_excl);
 	tcase_add_test(tc, open_refuses_symlinks_and_dirs_for_writing);
 	tcase_add_test(tc, rename_flags);
