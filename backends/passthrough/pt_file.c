@@ -118,8 +118,10 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	err = pt_cred_enter(be, ctx, &cred);
 	if (err)
 		goto out_unhold;
-	/* O_NOFOLLOW: a symlink planted at name is not followed out of the source. */
-	fd = openat(dir.fd, name, (flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+	/* O_NOFOLLOW: a symlink planted at name is not followed out of the source.
+	 * O_NONBLOCK: a fifo planted there must not block a worker in open. */
+	fd = openat(dir.fd, name,
+		    (flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
 	err = fd < 0 ? -errno : 0;
 	pt_cred_leave(&cred);
 	if (err)
@@ -127,6 +129,18 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	if (fstat(fd, &st) < 0) {
 		err = -errno;
 		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EEXIST; /* the kernel accepts only a regular file from CREATE */
+		goto out_close;
+	}
+	if (!(flags & O_NONBLOCK)) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+			err = -errno;
+			goto out_close;
+		}
 	}
 	err = pt_inode_intern(be, fd, false, &st, &ino);
 	if (err)

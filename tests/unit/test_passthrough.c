@@ -390,6 +390,17 @@ START_TEST(create_write_read_trunc_excl)
 	ck_assert_int_eq(stat(host("f"), &st), 0);
 	ck_assert_int_eq(st.st_size, 0);
 	passthrough_ops.release(be, e.ino, o.fh, O_WRONLY);
+	/* create over a planted fifo neither blocks nor hands the kernel a non-file */
+	ck_assert_int_eq(mkfifo(host("fifo"), 0644), 0);
+	ck_assert_int_eq(passthrough_ops.create_file(be, &root_ctx, BACKEND_ROOT_INO, "fifo", 0644,
+						     O_RDONLY | O_CREAT, &e, &o2),
+			 -EEXIST);
+	/* O_NONBLOCK used for the open is not left on the file */
+	ck_assert_int_eq(passthrough_ops.create_file(be, &root_ctx, BACKEND_ROOT_INO, "nb", 0644,
+						     O_WRONLY | O_CREAT | O_APPEND, &e, &o2),
+			 0);
+	ck_assert_int_eq(fcntl((int)o2.fh, F_GETFL) & (O_NONBLOCK | O_APPEND), O_APPEND);
+	passthrough_ops.release(be, e.ino, o2.fh, O_WRONLY);
 	/* create on an existing name without O_EXCL opens it: same inode. */
 	ck_assert_int_eq(passthrough_ops.create_file(be, &root_ctx, BACKEND_ROOT_INO, "f", 0600,
 						     O_RDWR | O_CREAT, &e, &o2),
