@@ -6,6 +6,7 @@
  */
 #include "backends/passthrough/passthrough.h"
 #include "config/config.h"
+#include "server/log.h"
 #include "testlib.h"
 
 #include <dirent.h>
@@ -300,6 +301,46 @@ START_TEST(pinned_mode_without_handles_works_and_frees_fds)
 	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
 	passthrough_ops.forget(be, ino, 1);
 	ck_assert_uint_eq(stats().pinned_fds, 1);
+}
+END_TEST
+
+static char logged[2048];
+
+static void log_sink(enum vlog_level lvl, const char *msg, void *data)
+{
+	(void)data;
+	if (lvl == VLOG_INFO)
+		snprintf(logged + strlen(logged), sizeof(logged) - strlen(logged), "%s\n", msg);
+}
+
+START_TEST(source_without_handles_uses_pinned_fds)
+{
+	static char procsrc[] = "/proc/sys/kernel";
+	struct mount_config c = { .type = type_name, .source = procsrc };
+	struct backend *pb = NULL;
+	struct vfs_entry e;
+	struct vfs_open o;
+	struct pt_stats ps;
+	char buf[16] = "", err[128];
+
+	vlog_set_level(VLOG_INFO);
+	vlog_set_sink(log_sink, NULL);
+	ck_assert_int_eq(passthrough_ops.create(&c, &pb, err, sizeof(err)), 0);
+	vlog_set_sink(NULL, NULL);
+	ck_assert_msg(strstr(logged, "/proc/sys/kernel: inodes by pinned fds"), "log: %s", logged);
+	pt_debug_stats(pb, &ps);
+	ck_assert(!ps.handles); /* /proc has no file handles */
+	ck_assert_int_eq(passthrough_ops.lookup(pb, &root_ctx, BACKEND_ROOT_INO, "ostype", &e), 0);
+	pt_debug_stats(pb, &ps);
+	ck_assert_uint_eq(ps.pinned_fds, 2);
+	ck_assert_int_eq(passthrough_ops.open(pb, &root_ctx, e.ino, O_RDONLY, &o), 0);
+	ck_assert_int_eq(passthrough_ops.read(pb, e.ino, o.fh, buf, 5, 0), 5);
+	ck_assert_str_eq(buf, "Linux");
+	passthrough_ops.release(pb, e.ino, o.fh, 0);
+	passthrough_ops.forget(pb, e.ino, 1);
+	pt_debug_stats(pb, &ps);
+	ck_assert_uint_eq(ps.pinned_fds, 1);
+	passthrough_ops.destroy(pb);
 }
 END_TEST
 
@@ -1035,6 +1076,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, evicted_inode_reopens_by_handle);
 	tcase_add_test(tc, pinned_mode_without_handles_works_and_frees_fds);
 	tcase_add_test(tc, forget_storm_from_threads_keeps_counts);
+	tcase_add_test(tc, source_without_handles_uses_pinned_fds);
 	tcase_add_test(tc, create_write_read_trunc_excl);
 	tcase_add_test(tc, open_refuses_symlinks_and_dirs_for_writing);
 	tcase_add_test(tc, rename_flags);
