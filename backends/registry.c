@@ -4,20 +4,36 @@
  */
 #include "vfs/backend.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
 
+extern const struct backend_ops memfs_ops;
+
 static const struct backend_ops *const backend_types[] = {
 	NULL, /* keeps the array non-empty; skipped below */
+	&memfs_ops,
 };
 
-static const char *const backend_names[] = {
-	NULL,
-};
+#define BACKEND_NTYPES (sizeof(backend_types) / sizeof(backend_types[0]))
+
+/* backend_types' names, NULL-terminated (filled once, see backend_type_names). */
+static const char *backend_names[BACKEND_NTYPES + 1];
+static pthread_once_t backend_names_once = PTHREAD_ONCE_INIT;
+
+static void backend_names_fill(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < BACKEND_NTYPES; i++)
+		if (backend_types[i])
+			backend_names[n++] = backend_types[i]->type;
+	backend_names[n] = NULL;
+}
 
 const struct backend_ops *backend_find(const char *type)
 {
-	for (size_t i = 0; i < sizeof(backend_types) / sizeof(backend_types[0]); i++)
+	for (size_t i = 0; i < BACKEND_NTYPES; i++)
 		if (backend_types[i] && strcmp(backend_types[i]->type, type) == 0)
 			return backend_types[i];
 	return NULL;
@@ -25,5 +41,6 @@ const struct backend_ops *backend_find(const char *type)
 
 const char *const *backend_type_names(void)
 {
+	pthread_once(&backend_names_once, backend_names_fill);
 	return backend_names;
 }
