@@ -70,8 +70,11 @@ void memfs_truncate_locked(struct memfs *fs, struct memfs_inode *node, off_t siz
 /*
  * Make every page in [first, last] present, all or nothing. Reserves against
  * the limit first. 0, -ENOSPC or -ENOMEM (then nothing changed).
+ * cap_unlimited: without a size limit, still refuse more pages than statfs
+ * shows free (fallocate can ask for terabytes in one call; a write cannot).
  */
-static int pages_fill(struct memfs *fs, struct memfs_inode *node, uint64_t first, uint64_t last)
+static int pages_fill(struct memfs *fs, struct memfs_inode *node, uint64_t first, uint64_t last,
+		      bool cap_unlimited)
 {
 	uint64_t missing = last - first + 1, idx, at = first, done = 0;
 	uint64_t *added;
@@ -84,7 +87,8 @@ static int pages_fill(struct memfs *fs, struct memfs_inode *node, uint64_t first
 	}
 	if (!missing)
 		return 0;
-	if (missing > SIZE_MAX / sizeof(*added))
+	if (missing > SIZE_MAX / sizeof(*added) ||
+	    (cap_unlimited && !fs->size_limited && missing > memfs_free_pages(fs)))
 		return -ENOSPC;
 	ret = memfs_reserve(fs, missing);
 	if (ret)
@@ -166,7 +170,7 @@ ssize_t memfs_write_locked(struct memfs *fs, struct memfs_inode *node, const voi
 	if (size > SSIZE_MAX)
 		size = SSIZE_MAX;
 	end = pos + size;
-	ret = pages_fill(fs, node, pos >> MEMFS_PAGE_SHIFT, (end - 1) >> MEMFS_PAGE_SHIFT);
+	ret = pages_fill(fs, node, pos >> MEMFS_PAGE_SHIFT, (end - 1) >> MEMFS_PAGE_SHIFT, false);
 	if (ret)
 		return ret;
 	/* From here nothing fails. */
@@ -378,11 +382,7 @@ int memfs_fallocate(struct backend *be, const struct op_ctx *ctx, uint64_t ino, 
 		uint64_t first = (uint64_t)off >> MEMFS_PAGE_SHIFT;
 		uint64_t last = (end - 1) >> MEMFS_PAGE_SHIFT;
 
-		/* Unlimited size: still refuse more than statfs shows free. */
-		if (!fs->size_limited && last - first + 1 > memfs_free_pages(fs))
-			ret = -ENOSPC;
-		else
-			ret = pages_fill(fs, node, first, last);
+		ret = pages_fill(fs, node, first, last, true);
 		if (!ret && !(mode & FALLOC_FL_KEEP_SIZE) && (off_t)end > node->size)
 			node->size = (off_t)end;
 	}

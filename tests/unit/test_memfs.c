@@ -434,6 +434,48 @@ START_TEST(inode_limit)
 }
 END_TEST
 
+START_TEST(huge_offsets_and_unlimited_fallocate)
+{
+	const off_t far = (off_t)1 << 61, farther = ((off_t)1 << 62) + 3 * PG + 5;
+	struct vfs_setattr sa = { .valid = VFS_SET_SIZE };
+	char buf[8];
+	struct stat st;
+	uint64_t f;
+
+	be = mk_fs(0, 0);
+	f = mkfile(ROOT, "f");
+	ck_assert_int_eq(wr(f, "a", 1, 5), 1);
+	ck_assert_int_eq(wr(f, "b", 1, far), 1);
+	ck_assert_int_eq(wr(f, "c", 1, farther), 1);
+	st = st_of(f);
+	ck_assert_int_eq(st.st_size, farther + 1);
+	ck_assert_int_eq(st.st_blocks, 3 * PG / 512);
+	ck_assert_int_eq(ops->read(be, f, f, buf, 2, far - 1), 2);
+	ck_assert_int_eq(memcmp(buf, "\0b", 2), 0);
+	ck_assert_int_eq(ops->read(be, f, f, buf, 2, farther), 1);
+	ck_assert_int_eq(buf[0], 'c');
+	ck_assert_int_eq(ops->lseek(be, f, f, PG, SEEK_DATA), far);
+	ck_assert_int_eq(ops->lseek(be, f, f, far + 1, SEEK_DATA), far + 1);
+	ck_assert_int_eq(ops->lseek(be, f, f, far + PG, SEEK_DATA), farther & ~(off_t)(PG - 1));
+	ck_assert_int_eq(ops->lseek(be, f, f, far, SEEK_HOLE), far + PG);
+	/* shrinking across heights frees exactly the pages past the end */
+	sa.size = far + 1;
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 2 * PG / 512);
+	ck_assert_int_eq(ops->lseek(be, f, f, far + 1, SEEK_DATA), -ENXIO);
+	sa.size = 0;
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 0);
+	ck_assert_uint_eq(used_blocks(), 0);
+	/* no size limit: fallocate still cannot take more than statfs shows free */
+	ck_assert_int_eq(
+	    ops->fallocate(be, &root_ctx, f, f, FALLOC_FL_KEEP_SIZE, 0, (off_t)1 << 55), -ENOSPC);
+	ck_assert_uint_eq(used_blocks(), 0);
+	ck_assert_int_eq(ops->fallocate(be, &root_ctx, f, f, 0, 0, 4 * PG), 0);
+	ck_assert_uint_eq(used_blocks(), 4);
+}
+END_TEST
+
 START_TEST(seek_data_hole)
 {
 	uint64_t f;
@@ -1405,6 +1447,7 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, size_limit_failed_write_changes_nothing);
 	tcase_add_test(tc, inode_limit);
 	tcase_add_test(tc, seek_data_hole);
+	tcase_add_test(tc, huge_offsets_and_unlimited_fallocate);
 	tcase_add_test(tc, fallocate_and_punch_hole);
 	tcase_add_test(tc, truncate_and_o_trunc);
 	tcase_add_test(tc, unlinked_open_file_lives_until_last_close);
