@@ -322,8 +322,8 @@ fail:
 
 /* ---- kernel references and handles ---- */
 
-/* Drop n from *count (clamped); true when the inode may now be unused. */
-static bool memfs_count_sub(_Atomic uint64_t *count, uint64_t n, const char *what, uint64_t ino)
+/* Drop n from *count, clamped at 0 (*held = the value before); true when it reached 0. */
+static bool memfs_count_sub(_Atomic uint64_t *count, uint64_t n, uint64_t *held)
 {
 	uint64_t v = atomic_load(count);
 	uint64_t take;
@@ -331,9 +331,7 @@ static bool memfs_count_sub(_Atomic uint64_t *count, uint64_t n, const char *wha
 	do {
 		take = n < v ? n : v;
 	} while (!atomic_compare_exchange_weak(count, &v, v - take));
-	if (take < n)
-		vlog_once(VLOG_WARN, "memfs: %s %" PRIu64 " on ino %" PRIu64 " holding %" PRIu64,
-			  what, n, ino, v);
+	*held = v;
 	return v - take == 0;
 }
 
@@ -358,10 +356,15 @@ static void memfs_forget(struct backend *be, uint64_t ino, uint64_t n)
 
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	node = memfs_inode_find(fs, ino);
-	if (node)
-		maybe =
-		    memfs_count_sub(&node->nlookup, n, "forget", ino) && memfs_inode_unused(node);
-	else
+	if (node) {
+		uint64_t held;
+
+		maybe = memfs_count_sub(&node->nlookup, n, &held) && memfs_inode_unused(node);
+		if (held < n) /* bad input from the kernel (or a fuzzer): clamp, log once */
+			vlog_once(VLOG_WARN,
+				  "memfs: forget %" PRIu64 " on ino %" PRIu64 " holding %" PRIu64,
+				  n, ino, held);
+	} else
 		vlog_once(VLOG_WARN, "memfs: forget of unknown ino %" PRIu64, ino);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	if (maybe)
@@ -378,10 +381,14 @@ static void memfs_release(struct backend *be, uint64_t ino, uint64_t fh, int fla
 	(void)flags;
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	node = memfs_inode_find(fs, ino);
-	if (node)
-		maybe =
-		    memfs_count_sub(&node->nopen, 1, "release", ino) && memfs_inode_unused(node);
-	else
+	if (node) {
+		uint64_t held;
+
+		maybe = memfs_count_sub(&node->nopen, 1, &held) && memfs_inode_unused(node);
+		if (held == 0)
+			vlog_once(VLOG_WARN,
+				  "memfs: release of ino %" PRIu64 " with no open handle", ino);
+	} else
 		vlog_once(VLOG_WARN, "memfs: release of unknown ino %" PRIu64, ino);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	if (maybe)
