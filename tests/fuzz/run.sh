@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# tests/fuzz/run.sh - build the libFuzzer targets with clang + ASan/UBSan and run
+# each for a bounded time from the kept seeds and regression inputs.
+# Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET]   (default 45)
+# A crash fails the run; its input is left in $work/crash-* and printed, and
+# belongs in tests/fuzz/regressions/TARGET/ once fixed.
+set -euo pipefail
+secs=${1:-45}
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+build=${FUZZ_BUILD:-$repo/build-fuzz}
+work=$(mktemp -d /tmp/vfsmux-fuzz.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+if [ ! -f "$build/build.ninja" ]; then
+	CC=clang meson setup "$build" "$repo" -Dfuzz=true \
+		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+fi
+ninja -C "$build" tests/fuzz/fuzz_dispatch tests/fuzz/fuzz_config >/dev/null
+
+status=0
+for t in dispatch config; do
+	mkdir -p "$work/$t"
+	cp "$repo/tests/fuzz/seeds/$t/"* "$work/$t/"
+	find "$repo/tests/fuzz/regressions/$t" -type f ! -name '.*' -exec cp {} "$work/$t/" \;
+	echo "fuzz $t: ${secs}s"
+	if ! (cd "$work" && "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=8192 \
+		-artifact_prefix="$work/crash-$t-" "$work/$t" >"$work/$t.log" 2>&1); then
+		echo "fuzz $t FAILED:"; tail -n 40 "$work/$t.log"
+		ls "$work"/crash-"$t"-* 2>/dev/null && cp "$work"/crash-"$t"-* "$repo/build-fuzz-crashes/" 2>/dev/null || true
+		status=1
+	else
+		grep -E '^Done [0-9]+ runs' "$work/$t.log" || true
+	fi
+done
+exit $status
