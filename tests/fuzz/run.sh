@@ -2,8 +2,8 @@
 # tests/fuzz/run.sh - build the libFuzzer targets with clang + ASan/UBSan and run
 # each for a bounded time from the kept seeds and regression inputs.
 # Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET]   (default 45)
-# A crash fails the run; its input is left in $work/crash-* and printed, and
-# belongs in tests/fuzz/regressions/TARGET/ once fixed.
+# A crash fails the run and prints its input (base64); once fixed, the input
+# belongs in tests/fuzz/regressions/TARGET/ so replay-TARGET keeps it fixed.
 set -euo pipefail
 secs=${1:-45}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,7 +26,10 @@ for t in dispatch config; do
 	if ! (cd "$work" && "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=8192 \
 		-artifact_prefix="$work/crash-$t-" "$work/$t" >"$work/$t.log" 2>&1); then
 		echo "fuzz $t FAILED:"; tail -n 40 "$work/$t.log"
-		ls "$work"/crash-"$t"-* 2>/dev/null && cp "$work"/crash-"$t"-* "$repo/build-fuzz-crashes/" 2>/dev/null || true
+		# Print the crashing input, so it can be rebuilt from the CI log.
+		for c in "$work"/crash-"$t"-*; do
+			[ -f "$c" ] && { echo "input $c (base64):"; base64 "$c"; }
+		done
 		status=1
 	else
 		grep -E '^Done [0-9]+ runs' "$work/$t.log" || true
