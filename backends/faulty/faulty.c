@@ -226,9 +226,9 @@ static int fy_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t
 	struct faulty *fy = faulty_of(be);
 	int e = faulty_draw(fy, CONFIG_FAULT_CREATE);
 
-	return e
-		   ?: fy->inner_ops->create_file(fy->inner, ctx, parent, name, mode, flags, out,
-						 oout);
+	if (e)
+		return e;
+	return fy->inner_ops->create_file(fy->inner, ctx, parent, name, mode, flags, out, oout);
 }
 
 static ssize_t fy_read(struct backend *be, uint64_t ino, uint64_t fh, void *buf, size_t size,
@@ -384,9 +384,10 @@ static ssize_t fy_copy_file_range(struct backend *be, const struct op_ctx *ctx, 
 	struct faulty *fy = faulty_of(be);
 	int e = faulty_draw(fy, CONFIG_FAULT_COPY_FILE_RANGE);
 
-	return e
-		   ?: fy->inner_ops->copy_file_range(fy->inner, ctx, ino_in, fh_in, off_in, ino_out,
-						     fh_out, off_out, len, flags);
+	if (e)
+		return e;
+	return fy->inner_ops->copy_file_range(fy->inner, ctx, ino_in, fh_in, off_in, ino_out,
+					      fh_out, off_out, len, flags);
 }
 
 /* ---- wrapping --------------------------------------------------------------------------- */
