@@ -18,7 +18,8 @@ FT_MNTS=""  # mountpoints to unmount on exit
 FT_PIDS=""  # daemons (and helpers) to stop on exit
 FT_N=0      # fifo counter
 
-ft_log() { printf '%s: %s\n' "$(basename "$0")" "$*"; }
+FT_T0=$(date +%s)
+ft_log() { printf '%s [%ss]: %s\n' "$(basename "$0")" "$(($(date +%s) - FT_T0))" "$*"; }
 fail() { ft_log "FAIL: $*"; exit 1; }
 
 ft_cleanup() {
@@ -54,7 +55,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ft_start CFG MNT [extra vfsmux args...]: start a daemon, wait until it is
-# ready; sets DPID. Fails the test with the daemon's message if it is not.
+# ready; sets DPID. FT_PRELOAD=lib.so preloads a library into the daemon only. Fails the test with the daemon's message if it is not.
 ft_start() {
 	cfg=$1 mnt=$2
 	shift 2
@@ -62,7 +63,9 @@ ft_start() {
 	fifo=$WORK/ready.$FT_N
 	mkfifo "$fifo"
 	FT_MNTS="$FT_MNTS $mnt"
-	"$VFSMUX" run -q -c "$cfg" --mountpoint "$mnt" --ready-fd 3 "$@" 3>"$fifo" \
+	# env execs vfsmux, so $! is the daemon's pid; FT_PRELOAD is for it alone.
+	env ${FT_PRELOAD:+LD_PRELOAD="$FT_PRELOAD"} \
+		"$VFSMUX" run -q -c "$cfg" --mountpoint "$mnt" --ready-fd 3 "$@" 3>"$fifo" \
 		2>>"$WORK/daemon.log" &
 	DPID=$!
 	FT_PIDS="$FT_PIDS $DPID"
