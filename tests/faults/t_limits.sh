@@ -1,17 +1,18 @@
 #!/bin/sh
 # tests/faults/t_limits.sh - resource bounds.
 #
-# (b) Open files: several processes hold LIMITS_OPEN files open through a
-#     passthrough mount (each process has its own 20,000 limit). Each open file
-#     is a host fd in the daemon, so the daemon reaches its own RLIMIT_NOFILE
-#     first: the caller must then get EMFILE or ENFILE, the daemon must keep
-#     serving, and once the files are closed its fds return and opens work.
 # (a) Forget storm: stat LIMITS_STORM_FILES names LIMITS_STORM_ROUNDS times
 #     each with entry/attr timeouts 0 (every stat is a LOOKUP: one more kernel
 #     reference), then drop_caches (the kernel FORGETs them all). Daemon RSS:
 #     before, peak (VmHWM), after; after a second storm RSS must not have grown.
 #     A shim (trim_shim.so, LD_PRELOAD) makes glibc hand freed memory back, so
 #     RSS follows live memory. Under sanitizers the RSS figures are printed only.
+#
+# (b) Open files: several processes hold LIMITS_OPEN files open through a
+#     passthrough mount (each process has its own 20,000 limit). Each open file
+#     is a host fd in the daemon, so the daemon reaches its own RLIMIT_NOFILE
+#     first: the caller must then get EMFILE or ENFILE, the daemon must keep
+#     serving, and once the files are closed its fds return and opens work.
 #
 # Each stat of DIR/sN/fM is two backend LOOKUPs (sN and fM; timeouts 0), so a
 # storm makes 2 * files * rounds lookups.

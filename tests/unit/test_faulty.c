@@ -667,6 +667,93 @@ START_TEST(memfs_rate_zero_round_trip)
 }
 END_TEST
 
+/* ---- the `faults:` config key ----------------------------------------------------------- */
+
+static struct vfsmux_config *load(const char *text, struct config_errors *errs)
+{
+	struct vfsmux_config *cfg = NULL;
+
+	memset(errs, 0, sizeof(*errs));
+	config_load_buffer("t.yaml", text, strlen(text), &cfg, errs);
+	return cfg;
+}
+
+START_TEST(config_faults_parsed_into_mount_config)
+{
+	struct config_errors errs;
+	struct vfsmux_config *cfg =
+	    load("mounts:\n"
+		 "  - path: /a\n"
+		 "    type: memfs\n"
+		 "    faults: {rate: 0.25, errors: [ENOSPC, EDQUOT], delay_ms: 5,\n"
+		 "             seed: 99, ops: [read, create]}\n"
+		 "  - {path: /b, type: memfs}\n",
+		 &errs);
+	const struct config_faults *f;
+
+	ck_assert_msg(cfg, "%s", errs.n ? errs.v[0].msg : "?");
+	f = &cfg->mounts[0].faults;
+	ck_assert(f->enabled);
+	ck_assert(f->rate == 0.25);
+	ck_assert_uint_eq(f->nerrors, 2);
+	ck_assert_int_eq(f->errors[0], ENOSPC);
+	ck_assert_int_eq(f->errors[1], EDQUOT);
+	ck_assert_uint_eq(f->delay_ms, 5);
+	ck_assert_uint_eq(f->seed, 99);
+	ck_assert_uint_eq(f->ops, (UINT64_C(1) << CONFIG_FAULT_READ) |
+				      (UINT64_C(1) << CONFIG_FAULT_CREATE));
+	ck_assert(!cfg->mounts[1].faults.enabled); /* no key, no wrapper */
+	config_free(cfg);
+	config_errors_fini(&errs);
+
+	cfg = load("mounts: [{path: /a, type: memfs, faults: {}}]\n", &errs);
+	ck_assert_ptr_nonnull(cfg);
+	f = &cfg->mounts[0].faults; /* defaults: on, rate 0, EIO, every faultable op */
+	ck_assert(f->enabled && f->rate == 0.0 && f->nerrors == 1 && f->errors[0] == EIO);
+	ck_assert_uint_eq(f->ops, CONFIG_FAULT_OPS_ALL);
+	config_free(cfg);
+	config_errors_fini(&errs);
+}
+END_TEST
+
+START_TEST(config_faults_errors_have_positions)
+{
+	struct config_errors errs;
+	struct vfsmux_config *cfg = load("mounts:\n"
+					 "  - path: /a\n"
+					 "    type: memfs\n"
+					 "    faults:\n"
+					 "      rate: 1.5\n"
+					 "      errors: [EIO, ENOSYS, EIO]\n"
+					 "      delay_ms: 1001\n"
+					 "      ops: [release, frobnicate]\n"
+					 "      when: now\n",
+					 &errs);
+	static const struct {
+		int line, column;
+		const char *key, *text;
+	} want[] = {
+		{ 5, 13, "mounts[0].faults.rate", "between 0 and 1" },
+		{ 6, 21, "mounts[0].faults.errors[1]", "ENOSYS" },
+		{ 6, 29, "mounts[0].faults.errors[2]", "twice" },
+		{ 7, 17, "mounts[0].faults.delay_ms", "at most 1000" },
+		{ 8, 13, "mounts[0].faults.ops[0]", "never fails" },
+		{ 8, 22, "mounts[0].faults.ops[1]", "unknown op" },
+		{ 9, 7, "mounts[0].faults.when", "unknown key" },
+	};
+
+	ck_assert_ptr_null(cfg);
+	ck_assert_uint_eq(errs.n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < errs.n; i++) {
+		ck_assert_int_eq(errs.v[i].loc.line, want[i].line);
+		ck_assert_int_eq(errs.v[i].loc.column, want[i].column);
+		ck_assert_str_eq(errs.v[i].key, want[i].key);
+		ck_assert_msg(strstr(errs.v[i].msg, want[i].text), "%s", errs.v[i].msg);
+	}
+	config_errors_fini(&errs);
+}
+END_TEST
+
 static Suite *faulty_suite(void)
 {
 	Suite *s = suite_create("faulty");
@@ -685,6 +772,8 @@ static Suite *faulty_suite(void)
 	tcase_add_test(tc, concurrent_calls_are_counted_exactly);
 	tcase_add_test(tc, memfs_faults_create_no_state);
 	tcase_add_test(tc, memfs_rate_zero_round_trip);
+	tcase_add_test(tc, config_faults_parsed_into_mount_config);
+	tcase_add_test(tc, config_faults_errors_have_positions);
 	suite_add_tcase(s, tc);
 	return s;
 }
