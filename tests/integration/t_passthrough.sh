@@ -239,13 +239,13 @@ ok "flock: free again after the holder exits" flock -n "$MNT/p1/lockfile" true
 
 # ---------------------------------------------------------------- xattrs
 ok "setfattr user.x through the mount" setfattr -n user.x -v hello "$MNT/p1/dir/zero"
-eq "getfattr reads it back" hello "$(getfattr --only-values -n user.x "$MNT/p1/dir/zero" 2>&1)"
-eq "the host source has it" hello "$(getfattr --only-values -n user.x "$SRC/dir/zero" 2>&1)"
-eq "the other mount of the same file sees it" hello "$(getfattr --only-values -n user.x "$MNT/p2/dir/zero" 2>&1)"
+eq "getfattr reads it back" hello "$(getfattr --absolute-names --only-values -n user.x "$MNT/p1/dir/zero" 2>&1)"
+eq "the host source has it" hello "$(getfattr --absolute-names --only-values -n user.x "$SRC/dir/zero" 2>&1)"
+eq "the other mount of the same file sees it" hello "$(getfattr --absolute-names --only-values -n user.x "$MNT/p2/dir/zero" 2>&1)"
 setfattr -n user.y -v 2 "$SRC/dir/zero"
 eq "listxattr lists both" "user.x user.y" "$(getfattr -d -m '^user\.' --absolute-names "$MNT/p1/dir/zero" 2>&1 | sed -n 's/=.*//p' | sort | xargs)"
 ok "removexattr" setfattr -x user.x "$MNT/p1/dir/zero"
-fails "a removed xattr is gone (ENODATA)" "No such attribute" getfattr -n user.x "$MNT/p1/dir/zero"
+fails "a removed xattr is gone (ENODATA)" "No such attribute" getfattr --absolute-names -n user.x "$MNT/p1/dir/zero"
 
 # ---------------------------------------------------------------- SEEK_HOLE / SEEK_DATA
 truncate -s 10M "$SRC/sparse"
