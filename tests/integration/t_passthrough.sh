@@ -14,6 +14,12 @@ SRC2=$WORK/src2
 BIG=$WORK/big
 FD_CACHE=1000
 NBIG=30000
+MAX_THREADS=4
+# The fd cache may pass its bound by the fds that ops in flight pin (at most two
+# each: a parent and a child) until they finish (backends/passthrough/pt_fdcache.c);
+# the pinned root and find's open directory handles (one per level) also point
+# into the tree. What must hold: fd use does not grow with the 30,000 inodes.
+FD_SLACK=$((1 + 2 * MAX_THREADS + 4))
 chmod 755 "$WORK" # uid 1000 must reach the mountpoint below it
 
 # ---------------------------------------------------------------- host trees
@@ -46,6 +52,7 @@ write_config "$CFG" <<EOF
 mountpoint: $MNT
 fuse:
   allow_other: true
+  max_threads: $MAX_THREADS
 mounts:
   - {path: /p1, type: passthrough, source: $SRC}
   - {path: /p2, type: passthrough, source: $SRC}
@@ -296,21 +303,29 @@ sleep 0.5 # RELEASE is sent asynchronously after close
 eq "after close the daemon holds no open fd on the file" 0 "$(open_fds_on "$DPID" "$SRC/dir/rand.bin")"
 
 # ---------------------------------------------------------------- 30,000 files, 4,096 fds
-base=$(fd_count "$DPID")
+# Count the daemon's fds on the big tree (the fd cache of /big; workers' cloned
+# /dev/fuse fds are not counted) and all its fds, while find stats every file.
+big_fds() { find "/proc/$1/fd" -mindepth 1 -lname "$BIG*" 2>/dev/null | wc -l; }
 find "$MNT/big" -type f -printf '%i %s\n' >"$WORK/big.list" 2>"$WORK/big.err" &
 walk=$!
-max=$base
+max=0
+maxall=0
 while kill -0 "$walk" 2>/dev/null; do
-	n=$(fd_count "$DPID")
+	n=$(big_fds "$DPID")
 	((n > max)) && max=$n
+	n=$(fd_count "$DPID")
+	((n > maxall)) && maxall=$n
 	sleep 0.1
 done
 wait "$walk"
 eq "stat walk of $NBIG files completes without errors" "" "$(head -n 3 "$WORK/big.err")"
 eq "stat walk saw every file" "$NBIG" "$(wc -l <"$WORK/big.list")"
 eq "stat walk: every file has its own st_ino" "$NBIG" "$(cut -d' ' -f1 "$WORK/big.list" | sort -u | wc -l)"
-((max - base <= FD_CACHE)) && it_pass "daemon fds stayed within fd_cache (max $max, base $base, bound $FD_CACHE)" ||
-	it_fail "daemon fds stayed within fd_cache" "max $max, base $base, bound $FD_CACHE"
+((max > 0 && max <= FD_CACHE + FD_SLACK)) &&
+	it_pass "daemon fds on the tree stayed within fd_cache + in-flight (max $max, bound $FD_CACHE + $FD_SLACK)" ||
+	it_fail "daemon fds on the tree stayed within fd_cache + in-flight" "max $max, bound $FD_CACHE + $FD_SLACK"
+((maxall < 4096)) && it_pass "daemon fds stayed under RLIMIT_NOFILE (max $maxall)" ||
+	it_fail "daemon fds stayed under RLIMIT_NOFILE" "max $maxall"
 ok "a second walk (inodes now evicted from the fd cache) still works" \
 	sh -c "find '$MNT/big' -type f -name 'f0999' -exec cat {} + >/dev/null"
 kill -0 "$DPID" 2>/dev/null && it_pass "daemon alive after the walk" || it_fail "daemon alive after the walk"
