@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# .ci/test - the one command that sets up and runs the whole test suite:
+# .ci/test.sh - the one command that sets up and runs the whole test suite:
 # installs dependencies (.ci/deps), builds, runs every unit and integration test,
 # and ends with one line "N passed, N failed, N skipped" from meson's test log.
 #
-#   .ci/test                 plain build in build/
-#   .ci/test --sanitize      ASan+UBSan build in build-asan/ (leak checks on)
-#   .ci/test --no-deps ...   do not try to install packages
+#   .ci/test.sh                 plain build in build/
+#   .ci/test.sh --sanitize      ASan+UBSan build in build-asan/ (leak checks on)
+#   .ci/test.sh --no-deps ...   do not try to install packages
 # Exit status: 0 when no test failed (and at least one ran), else 1.
 set -euo pipefail
 
