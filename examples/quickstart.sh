@@ -34,7 +34,8 @@ In another terminal, look at:
   touch $demo/mnt/library/x                   # -> Read-only file system
   echo hi >> $demo/mnt/notes/todo.txt; cat $demo/notes/todo.txt   # writable passthrough
   dd if=/dev/zero of=$demo/mnt/tmp/scratch/f bs=1M count=8; df -h $demo/mnt/tmp/scratch  # memfs
-  stat -c '%i %n' $demo/mnt/*/ $demo/mnt/tmp/scratch  # st_ino = (mount index << 48) | inode
+  for d in $demo/mnt/*/ $demo/mnt/tmp/scratch; do printf '%#x %s\n' "\$(stat -c %i \$d)" \$d; done
+                                              # st_ino = (mount index << 48) | inode
 Press Ctrl-C here to unmount and stop.
 
 TXT

@@ -6,6 +6,7 @@
 #   3 /other/q   passthrough $SRC2 (under a pseudo dir)
 #   4 /ro        passthrough $SRC2, readonly
 #   5 /big       passthrough $BIG (30,000 files), fd_cache 1000
+#   6 /mapped    passthrough $SRC2, id_map inside 0 <-> outside 1000, 65536 ids
 # The daemon runs with RLIMIT_NOFILE 4096 for the whole test.
 . "$(dirname "$0")/lib.sh"
 
@@ -59,6 +60,10 @@ mounts:
   - {path: /other/q, type: passthrough, source: $SRC2}
   - {path: /ro, type: passthrough, source: $SRC2, readonly: true}
   - {path: /big, type: passthrough, source: $BIG, fd_cache: $FD_CACHE}
+  - path: /mapped
+    type: passthrough
+    source: $SRC2
+    id_map: {inside: 0, outside: 1000, count: 65536}
 EOF
 
 DAEMON_WRAP="prlimit --nofile=4096:4096" mount_or_die "$CFG"
@@ -86,7 +91,8 @@ eq "find over the mount reports no errors" "" "$(cat "$WORK/inodes.err")"
 out=$(python3 - "$MNT" "$SRC" "$SRC2" "$WORK/inodes" <<'PY'
 import os, sys
 mnt, src, src2, listing = sys.argv[1:5]
-roots = {"/p1": (1, src), "/p2": (2, src), "/other/q": (3, src2), "/ro": (4, src2), "/big": (5, None)}
+roots = {"/p1": (1, src), "/p2": (2, src), "/other/q": (3, src2), "/ro": (4, src2), "/big": (5, None),
+         "/mapped": (6, src2)}
 by_ino, by_obj, errors = {}, {}, []
 for line in open(listing):
     ino, path = line.rstrip("\n").split(" ", 1)
@@ -149,7 +155,7 @@ eq "a ../../ symlink is shown unchanged" ../../../../../../etc "$(readlink "$MNT
 # $WORK (the sources' host parent) holds src/: '..' resolved on the host would find it.
 fails "'..' above a mount root never reaches the source's host parent" "No such file or directory" \
 	stat "$MNT/p1/dir/sub/../../../src"
-eq "ls /p1/.. lists the pseudo root, not the host parent" "big other p1 p2 ro" "$(names "$MNT/p1/..")"
+eq "ls /p1/.. lists the pseudo root, not the host parent" "big mapped other p1 p2 ro" "$(names "$MNT/p1/..")"
 
 # ---------------------------------------------------------------- rename across mounts
 ok "mv across mounts works (copy fallback)" mv "$MNT/p1/dir/move-me" "$MNT/other/q/moved"
@@ -284,6 +290,16 @@ fails "uid 1000 cannot write a root-owned 0644 file" "Permission denied" \
 	setpriv --reuid=1000 --regid=1000 --clear-groups sh -c "echo x >>'$MNT/p1/dir/zero'"
 ok "root creates a file" touch "$MNT/p1/userdir/rootfile"
 eq "a file created by root is root's" 0:0 "$(stat -c %u:%g "$SRC/userdir/rootfile" 2>&1)"
+
+# ---------------------------------------------------------------- id_map
+chown 5:7 "$SRC2/d/two"
+eq "id_map: a host root file shows as the outside id" 1000:1000 "$(stat -c %u:%g "$MNT/mapped/ro.txt")"
+eq "id_map: host 5:7 shows as 1005:1007" 1005:1007 "$(stat -c %u:%g "$MNT/mapped/d/two")"
+ok "id_map: uid 1000 (inside 0) creates a file" setpriv --reuid=1000 --regid=1000 --clear-groups touch "$MNT/mapped/by-1000"
+eq "id_map: the host file is owned by the inside id" 0:0 "$(stat -c %u:%g "$SRC2/by-1000" 2>&1)"
+eq "id_map: it shows as the caller through the mount" 1000:1000 "$(stat -c %u:%g "$MNT/mapped/by-1000" 2>&1)"
+fails "id_map: an unmapped caller (root) cannot create" "Value too large for defined data type" touch "$MNT/mapped/by-root"
+eq "id_map: the unmapped mount's other view is unchanged" 0:0 "$(stat -c %u:%g "$MNT/other/q/by-1000" 2>&1)"
 
 # ---------------------------------------------------------------- fds of the daemon
 # An open file holds a daemon fd only until release; O_PATH fds (the inode cache) may stay.
