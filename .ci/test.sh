@@ -30,6 +30,7 @@ for a in "$@"; do
 done
 
 ((deps)) && "$top/.ci/deps"
+rm -f "$builddir/test-summary" # .ci/run reads it; never a stale one
 
 if [ -f "$builddir/build.ninja" ]; then
 	meson setup --reconfigure "$builddir" "${setup_args[@]}" >/dev/null
