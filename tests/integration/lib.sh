@@ -49,12 +49,23 @@ is_mounted() {
 	awk -v d="$1" '$5 == d { found = 1 } END { exit !found }' /proc/self/mountinfo
 }
 
+# Is PID a child of this test script? bash reaps exited children by itself, so a
+# pid we started may since name another process: signal only our own children.
+our_child() {
+	[ "$(awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null)" = "$$" ]
+}
+
+# PID is our child and has not exited.
+alive() {
+	our_child "$1" && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
 it_cleanup() {
 	local rc=$? p m
 	trap - EXIT INT TERM
-	[ -n "${IT_WATCHDOG:-}" ] && kill "$IT_WATCHDOG" 2>/dev/null
+	[ -n "${IT_WATCHDOG:-}" ] && our_child "$IT_WATCHDOG" && kill "$IT_WATCHDOG" 2>/dev/null
 	for p in "${IT_PIDS[@]}"; do
-		kill -KILL "$p" 2>/dev/null
+		our_child "$p" && kill -KILL "$p" 2>/dev/null
 	done
 	while read -r m; do
 		while is_mounted "$m"; do umount -l "$m" 2>/dev/null || break; done
@@ -82,7 +93,9 @@ trap 'exit 143' TERM
 	trap - EXIT INT TERM
 	sleep "${VFSMUX_IT_TIMEOUT:-500}"
 	echo "$IT_NAME: watchdog: test ran over ${VFSMUX_IT_TIMEOUT:-500}s; killing daemons" >&2
-	[ -f "$WORK/pids" ] && xargs -r kill -KILL <"$WORK/pids" 2>/dev/null
+	while read -r p; do
+		our_child "$p" && kill -KILL "$p"
+	done <"$WORK/pids"
 	while read -r m; do umount -l "$m" 2>/dev/null; done <"$WORK/mounts"
 	kill -TERM $$ 2>/dev/null
 ) </dev/null >/dev/null 2>&1 &
@@ -229,22 +242,32 @@ mount_arg() {
 DAEMON_RC=
 stop_daemon() {
 	local pid=${1:-$DPID} sig=${2:-TERM} i
-	kill -s "$sig" "$pid" 2>/dev/null
+	our_child "$pid" && kill -s "$sig" "$pid" 2>/dev/null
 	for ((i = 0; i < 200; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		# a zombie still answers kill -0: it is our child, so wait reaps it below
-		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
+		alive "$pid" || break # a zombie is reaped by the wait below
 		sleep 0.1
 	done
-	if kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
+	if alive "$pid"; then
 		DAEMON_RC=timeout
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+		it_forget_pid "$pid"
 		return 1
 	fi
 	wait "$pid" 2>/dev/null
 	DAEMON_RC=$?
+	it_forget_pid "$pid"
 	return 0
+}
+
+# PID has been reaped: never signal it again (its number may be reused).
+it_forget_pid() {
+	local p keep=()
+	for p in "${IT_PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	IT_PIDS=("${keep[@]}")
+	printf '%s\n' "${IT_PIDS[@]}" >"$WORK/pids"
 }
 
 # names [ls options] DIR: the names ls lists, on one line, space-separated.

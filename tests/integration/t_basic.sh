@@ -159,7 +159,7 @@ done
 wait "${storm[@]}"
 eq "8 processes x 500 parallel stats all succeed" "failures 0 x8" \
 	"$(cat "$WORK"/storm.* | grep '^failures' | sort | uniq -c | awk '{print $2" "$3" x"$1}')"
-kill -0 "$DPID" 2>/dev/null && it_pass "daemon alive after the stat storm" || it_fail "daemon alive after the stat storm"
+alive "$DPID" && it_pass "daemon alive after the stat storm" || it_fail "daemon alive after the stat storm"
 
 # ---------------------------------------------------------------- SIGTERM
 stop_daemon "$DPID" TERM
@@ -176,7 +176,7 @@ is_mounted "$MNT" && it_fail "SIGINT leaves no mount behind" || it_pass "SIGINT 
 # file keeps working, and the daemon exits once it is closed.
 mount_or_die "$CFG"
 exec 7<"$MNT/c/hello.txt"
-kill -TERM "$DPID"
+our_child "$DPID" && kill -TERM "$DPID"
 for _ in 1 2 3 4 5 6 7 8 9 10; do is_mounted "$MNT" || break; sleep 0.2; done
 is_mounted "$MNT" && it_fail "SIGTERM with a file open: mount detached at once" ||
 	it_pass "SIGTERM with a file open: mount detached at once"

@@ -326,7 +326,7 @@ find "$MNT/big" -type f -printf '%i %s\n' >"$WORK/big.list" 2>"$WORK/big.err" &
 walk=$!
 max=0
 maxall=0
-while kill -0 "$walk" 2>/dev/null; do
+while alive "$walk"; do
 	n=$(big_fds "$DPID")
 	((n > max)) && max=$n
 	n=$(fd_count "$DPID")
@@ -344,7 +344,7 @@ eq "stat walk: every file has its own st_ino" "$NBIG" "$(cut -d' ' -f1 "$WORK/bi
 	it_fail "daemon fds stayed under RLIMIT_NOFILE" "max $maxall"
 ok "a second walk (inodes now evicted from the fd cache) still works" \
 	sh -c "find '$MNT/big' -type f -name 'f0999' -exec cat {} + >/dev/null"
-kill -0 "$DPID" 2>/dev/null && it_pass "daemon alive after the walk" || it_fail "daemon alive after the walk"
+alive "$DPID" && it_pass "daemon alive after the walk" || it_fail "daemon alive after the walk"
 
 # ---------------------------------------------------------------- shutdown
 stop_daemon "$DPID" TERM
