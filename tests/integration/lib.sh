@@ -158,7 +158,7 @@ contains() {
 	fi
 }
 
-# same_file NAME A B: identical content and listing of two files or trees.
+# same_tree NAME A B: two trees with the same names, types, file sizes and contents.
 same_tree() {
 	local name=$1 a=$2 b=$3 d
 	if d=$(diff <(cd "$a" && find . -printf '%y %s %P\n' | LC_ALL=C sort) \

@@ -163,27 +163,20 @@ ok "mv across mounts works (copy fallback)" mv "$MNT/p1/dir/move-me" "$MNT/other
 eq "mv across mounts lands in the other source" mv-me "$(cat "$SRC2/moved" 2>&1)"
 ok "mv of a directory across mounts works" mv "$MNT/p1/dir/sub" "$MNT/other/q/sub"
 eq "the moved directory's files arrived" movedir "$(cat "$SRC2/sub/inner" 2>&1)"
-out=$(python3 -c '
-import os, sys, errno
+# syscall_errno rename|link A B: "ok", or the errno name the syscall failed with
+syscall_errno() {
+	python3 -c '
+import errno, os, sys
 try:
-    os.rename(sys.argv[1], sys.argv[2]); print("renamed")
+    getattr(os, sys.argv[1])(sys.argv[2], sys.argv[3])
+    print("ok")
 except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))' "$MNT/other/q/moved" "$MNT/p2/moved-back" 2>&1)
-eq "rename(2) across mounts is EXDEV" EXDEV "$out"
-out=$(python3 -c '
-import os, sys, errno
-try:
-    os.link(sys.argv[1], sys.argv[2]); print("linked")
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))' "$MNT/other/q/moved" "$MNT/p1/moved-link" 2>&1)
-eq "link(2) across mounts is EXDEV" EXDEV "$out"
-out=$(python3 -c '
-import os, sys, errno
-try:
-    os.rename(sys.argv[1], sys.argv[2]); print("renamed")
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))' "$MNT/p1/dir/zero" "$MNT/p2/dir/zero2" 2>&1)
-eq "rename(2) between two mounts of the same host dir is EXDEV" EXDEV "$out"
+    print(errno.errorcode.get(e.errno, e.errno))' "$@" 2>&1
+}
+eq "rename(2) across mounts is EXDEV" EXDEV "$(syscall_errno rename "$MNT/other/q/moved" "$MNT/p2/moved-back")"
+eq "link(2) across mounts is EXDEV" EXDEV "$(syscall_errno link "$MNT/other/q/moved" "$MNT/p1/moved-link")"
+eq "rename(2) between two mounts of the same host dir is EXDEV" EXDEV \
+	"$(syscall_errno rename "$MNT/p1/dir/zero" "$MNT/p2/dir/zero2")"
 ok "rename within a mount works" mv "$MNT/other/q/moved" "$MNT/other/q/moved2"
 eq "rename within a mount is seen on the host" mv-me "$(cat "$SRC2/moved2" 2>&1)"
 
