@@ -49,9 +49,21 @@ holder=$!
 FT_PIDS="$FT_PIDS $holder"
 sleep 0.3
 
+stat "$WORK/mnt" >/dev/null # the root's attributes are now cached in the kernel
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 ft_log "daemon $pid killed with SIGKILL"
+
+# An immediate restart without --force, while stat() of the root still answers
+# from the kernel's cache: it must see the dead mount (statfs) and refuse,
+# not mount a second filesystem on top of it.
+st=0
+timeout 20 "$VFSMUX" run -c "$WORK/c.yaml" --mountpoint "$WORK/mnt" >"$WORK/early.out" 2>&1 ||
+	st=$?
+ft_log "immediate restart without --force: exit $st: $(head -c 300 "$WORK/early.out")"
+[ "$st" != 0 ] && [ "$st" != 124 ] || fail "immediate restart did not refuse the dead mount (exit $st)"
+n=$(awk -v m="$WORK/mnt" '$2 == m' /proc/mounts | wc -l)
+[ "$n" -le 1 ] || fail "$n mounts stacked on $WORK/mnt after the immediate restart"
 
 # The mountpoint is dead: stat gives ENOTCONN (once the root's cached
 # attributes expire: the kernel answers stat from its cache for up to the attr
