@@ -16,6 +16,7 @@ set -o pipefail
 
 ML_NAME=${ML_NAME:-$(basename "$0" .sh)}
 DPID=
+ML_BG=() # background helpers of the script, killed at exit
 
 ml_log() { printf '%s: %s\n' "$ML_NAME" "$*"; }
 
@@ -34,9 +35,10 @@ ml_is_mounted() {
 }
 
 ml_cleanup() {
-	local rc=$?
+	local rc=$? p
 	trap - EXIT INT TERM
 	[ -n "${ML_WATCHDOG:-}" ] && kill "$ML_WATCHDOG" 2>/dev/null
+	for p in "${ML_BG[@]}"; do kill "$p" 2>/dev/null; done
 	if [ -n "$DPID" ]; then
 		kill -KILL "$DPID" 2>/dev/null
 		wait "$DPID" 2>/dev/null

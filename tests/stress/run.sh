@@ -16,8 +16,13 @@
 #   - RSS at most its value after mount + STRESS_RSS_SLACK_MIB (default 20).
 # Finally SIGTERM: the daemon must unmount and exit 0.
 #
+# While it runs, a forget storm drops the dentry/inode and page caches every
+# STRESS_DROP_EVERY seconds (default 2; 0 = never), so FORGETs race with requests
+# and reads go back to the daemon.
+#
 # Environment: VFSMUX, VFSMUX_STRESS (meson sets both), STRESS_WORKERS,
-# STRESS_SEED, STRESS_RSS_SLACK_MIB, ML_KEEP=1 (keep the work dir).
+# STRESS_SEED, STRESS_RSS_SLACK_MIB, STRESS_ARGS (more vfsmux-stress options),
+# STRESS_DROP_EVERY, STRESS_MOUNTS (default "pt mem"), ML_KEEP=1 (keep the work dir).
 
 SECS=${1:-20}
 ML_NAME=stress
@@ -50,9 +55,24 @@ for m in ${STRESS_MOUNTS:-pt mem}; do
 	[ -n "${STRESS_SEED:-}" ] && seed_opt=(-s "$STRESS_SEED")
 	ml_log "=== $m: $SECS s, $WORKERS workers"
 	mkdir -p "$ML_WORK/manifest-$run"
+	# Forget storm: the kernel drops every unused dentry and inode (FORGETs
+	# while requests are in flight) and the page cache, every STRESS_DROP_EVERY s.
+	storm=
+	if [ "${STRESS_DROP_EVERY:-2}" != 0 ]; then
+		(
+			trap - EXIT INT TERM
+			while sleep "${STRESS_DROP_EVERY:-2}"; do ml_drop_caches; done
+		) </dev/null >/dev/null 2>&1 &
+		storm=$!
+		ML_BG+=("$storm")
+	fi
 	if ! "$VFSMUX_STRESS" -d "$dir" -t "$SECS" -p "$WORKERS" -m "$ML_WORK/manifest-$run" \
-		-D "${seed_opt[@]}" 2>&1 | sed "s/^/  /"; then
+		-D "${seed_opt[@]}" ${STRESS_ARGS:-} 2>&1 | sed "s/^/  /"; then
 		fail "$m: stress run or its consistency check"
+	fi
+	if [ -n "$storm" ]; then
+		kill "$storm"
+		wait "$storm" 2>/dev/null
 	fi
 	PEAK_FDS=$(ml_fds)
 	if ! rm -rf "$dir"; then
@@ -97,4 +117,4 @@ if [ ${#FAILED[@]} -gt 0 ]; then
 	tail -n 30 "$ML_WORK/daemon.log"
 	exit 1
 fi
-ml_log "OK: both backends, $SECS s each"
+ml_log "OK: ${STRESS_MOUNTS:-pt mem}, $SECS s each"

@@ -119,6 +119,14 @@ struct stress_rec {
 /* Check one record's bytes; 0, or -1 with why[] filled. */
 int stress_rec_check(const uint8_t *buf, size_t n, char *why, size_t whylen);
 
+/*
+ * -I: let a live file's st_ino change (a backend that renumbers an inode the
+ * kernel forgot), and so let a READDIR d_ino differ from the st_ino a later
+ * stat gives; links must still share one st_ino and files never share theirs.
+ * Off by default: st_ino is expected to be stable for a file's life.
+ */
+extern bool stress_ino_may_change;
+
 /* Worker entry points (stress_own.c, stress_shared.c). */
 struct stress_worker;
 struct stress_worker *stress_own_create(int idx, const char *root, uint64_t seed,

@@ -27,13 +27,15 @@
 #define HANG_SECONDS 60
 
 static const char usage[] =
-    "Usage: vfsmux-stress -d DIR [-t SECONDS] [-p WORKERS] [-s SEED] [-m MANIFEST_DIR] [-D]\n"
+    "Usage: vfsmux-stress -d DIR [-t SECONDS] [-p WORKERS] [-s SEED] [-m MANIFEST_DIR] [-D] [-I]\n"
     "  -d DIR           work here (created; must not exist), normally inside the mount\n"
     "  -t SECONDS       run time of the random phase (default 10)\n"
     "  -p WORKERS       processes (default 4, at most 64)\n"
     "  -s SEED          base seed (default: from the clock; printed)\n"
     "  -m MANIFEST_DIR  where workers write their manifests (default: a new dir in /tmp)\n"
-    "  -D               drop the page cache before the final check (needs root)\n";
+    "  -D               drop the page cache before the final check (needs root)\n"
+    "  -I               tolerate a live file's st_ino changing (exploration only: by\n"
+    "                   default st_ino must stay the same for a file's whole life)\n";
 
 static double now(void)
 {
@@ -104,7 +106,7 @@ int main(int argc, char **argv)
 	double t0, deadline, t1, t2;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "d:t:p:s:m:Dh")) != -1) {
+	while ((opt = getopt(argc, argv, "d:t:p:s:m:DIh")) != -1) {
 		switch (opt) {
 		case 'd':
 			dir = optarg;
@@ -127,6 +129,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			drop = true;
+			break;
+		case 'I':
+			stress_ino_may_change = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
