@@ -6,7 +6,8 @@
 # seed (default: two fixed seeds, so a failure in CI replays as is, plus
 # FSX_RANDOM_SEEDS fresh ones, printed). Then SIGTERM: the daemon must unmount
 # and exit 0. Environment: VFSMUX, VFSMUX_FSX (meson sets both), FSX_ARGS
-# (extra fsx options), FSX_RANDOM_SEEDS (default 0), ML_KEEP=1.
+# (extra fsx options), FSX_RANDOM_SEEDS (default 0), FSX_CONFIG (one more
+# top-level config line, e.g. "fuse: {writeback_cache: true}"), ML_KEEP=1.
 
 OPS=${1:-20000}
 shift
@@ -24,7 +25,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 FAILED=()
 read -r -a EXTRA <<<"${FSX_ARGS:-}"
 
-ml_start || exit 1
+ml_start "${FSX_CONFIG:-}" || exit 1
 for m in pt mem; do
 	for s in "${SEEDS[@]}"; do
 		f=$ML_MNT/$m/fsx.$s
