@@ -122,8 +122,9 @@ int stress_rec_check(const uint8_t *buf, size_t n, char *why, size_t whylen);
 /*
  * -I: let a live file's st_ino change (a backend that renumbers an inode the
  * kernel forgot), and so let a READDIR d_ino differ from the st_ino a later
- * stat gives; links must still share one st_ino and files never share theirs.
- * Off by default: st_ino is expected to be stable for a file's life.
+ * stat gives, or two links of one file stat'ed one after the other differ;
+ * two files must still never share one. Off by default: st_ino is expected
+ * to be stable for a file's life.
  */
 extern bool stress_ino_may_change;
 
