@@ -25,6 +25,9 @@
 # STRESS_DROP_EVERY, STRESS_MOUNTS (default "pt mem"), ML_KEEP=1 (keep the work dir).
 
 SECS=${1:-20}
+# meson sets MALLOC_PERTURB_: glibc then writes over every freed chunk, which
+# keeps freed memory resident and makes the daemon's RSS say nothing.
+unset MALLOC_PERTURB_
 ML_NAME=stress
 ML_TIMEOUT=$((SECS * 2 + 600))
 HERE=$(cd "$(dirname "$0")" && pwd)
