@@ -16,6 +16,7 @@
 #include "server/log.h"
 
 #include <assert.h>
+#include <malloc.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -56,6 +57,23 @@ void memfs_unreserve(struct memfs *fs, uint64_t n)
 
 	assert(old >= n);
 	(void)old;
+	atomic_fetch_add_explicit(&fs->freed_pages, n, memory_order_relaxed);
+}
+
+/* 16 MiB of pages: trimming walks the allocator's free lists, so not on every free. */
+#define MEMFS_TRIM_PAGES 4096
+
+/*
+ * glibc keeps freed 4 KiB pages in its heap, so a daemon whose files were all
+ * deleted would keep their memory resident (seen: 39 MiB after a stress run).
+ * malloc_trim() hands free heap pages back with MADV_DONTNEED.
+ */
+void memfs_trim(struct memfs *fs)
+{
+	if (atomic_load_explicit(&fs->freed_pages, memory_order_relaxed) < MEMFS_TRIM_PAGES)
+		return;
+	if (atomic_exchange(&fs->freed_pages, 0) >= MEMFS_TRIM_PAGES)
+		malloc_trim(0);
 }
 
 /* ---- inode table: ino -> inode, chained hash, grown at load 1 ---- */
@@ -200,6 +218,8 @@ void memfs_free_dead(struct memfs *fs, struct memfs_inode *dead)
 		memfs_inode_free(fs, dead);
 		dead = next;
 	}
+	if (fs)
+		memfs_trim(fs);
 }
 
 void memfs_stat(struct memfs_inode *node, struct stat *st, bool locked)
@@ -566,6 +586,7 @@ out_node:
 	pthread_rwlock_unlock(&node->lock);
 out_ns:
 	pthread_rwlock_unlock(&fs->ns_lock);
+	memfs_trim(fs); /* a truncate may have freed pages */
 	return ret;
 }
 

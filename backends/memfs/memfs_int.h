@@ -166,6 +166,7 @@ struct memfs {
 	bool size_limited;	    /* size_limit was given */
 	uint64_t page_limit;	    /* size_limit / 4096 (rounded down) */
 	_Atomic uint64_t used_pages;
+	_Atomic uint64_t freed_pages; /* freed since the last malloc_trim (memfs_trim) */
 	struct memfs_inode *root;
 };
 
@@ -182,6 +183,8 @@ int memfs_inode_new(struct memfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t r
 bool memfs_inode_unused(const struct memfs_inode *node);
 /* ns_lock write: unhash node if unused and push it on *dead for memfs_free_dead(). */
 void memfs_inode_reap(struct memfs *fs, struct memfs_inode *node, struct memfs_inode **dead);
+/* Give freed data pages back to the system once enough piled up. No lock held. */
+void memfs_trim(struct memfs *fs);
 void memfs_free_dead(struct memfs *fs, struct memfs_inode *dead);
 /* Fill st from node; takes node->lock (read) unless locked is true. */
 void memfs_stat(struct memfs_inode *node, struct stat *st, bool locked);

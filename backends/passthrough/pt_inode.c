@@ -222,6 +222,46 @@ static bool inode_unused(const struct backend *be, const struct pt_inode *i)
 	return i != be->root && !i->hint && i->nlookup == 0 && i->refs == 0;
 }
 
+/* Unhash the oldest hint when there are too many; the caller frees it after the lock. */
+static struct pt_inode *hint_evict_locked(struct backend *be)
+{
+	struct pt_inode *victim;
+	int fds[2];
+
+	if (be->nhints < be->hint_max)
+		return NULL;
+	victim = (struct pt_inode *)((char *)be->hints.prev - offsetof(struct pt_inode, link));
+	inode_unhash_locked(be, victim, fds);
+	assert(fds[0] < 0 && fds[1] < 0); /* hints hold no fd */
+	return victim;
+}
+
+/*
+ * The kernel holds i no more and no op uses it. Normally it goes (returns
+ * true: free it after the lock with fds). One with an allocated number (see
+ * "ino" in pt_int.h) stays as a hint with its handle and number, fds
+ * dropped, so the file keeps that number at its next lookup rather than
+ * switching to its derived one; *victim is a hint pushed out to make room.
+ */
+static bool inode_retire_locked(struct backend *be, struct pt_inode *i, int fds[2],
+				struct pt_inode **victim)
+{
+	*victim = NULL;
+	if (!inode_unused(be, i))
+		return false;
+	if (i->ino >= PT_INO_ALLOC_BASE && i->handle && i->hashed_key && i->pinned_fd < 0) {
+		*victim = hint_evict_locked(be);
+		fds[0] = pt_fdcache_drop_locked(be, i); /* also takes it off the lru */
+		be->ninodes--;
+		i->hint = true;
+		pt_list_add(&be->hints, &i->link);
+		be->nhints++;
+		return false;
+	}
+	inode_unhash_locked(be, i, fds);
+	return true;
+}
+
 struct pt_inode *pt_inode_get(struct backend *be, uint64_t ino)
 {
 	struct pt_inode *i;
@@ -238,7 +278,9 @@ struct pt_inode *pt_inode_get(struct backend *be, uint64_t ino)
 
 void pt_inode_put(struct backend *be, struct pt_inode *i)
 {
+	static const int none[2] = { -1, -1 };
 	int fds[2] = { -1, -1 };
+	struct pt_inode *victim;
 	bool dead;
 
 	if (!i)
@@ -246,12 +288,13 @@ void pt_inode_put(struct backend *be, struct pt_inode *i)
 	pthread_mutex_lock(&be->lock);
 	assert(i->refs > 0);
 	i->refs--;
-	dead = inode_unused(be, i);
-	if (dead)
-		inode_unhash_locked(be, i, fds);
+	dead = inode_retire_locked(be, i, fds, &victim);
 	pthread_mutex_unlock(&be->lock);
+	inode_free(victim, none);
 	if (dead)
 		inode_free(i, fds);
+	else if (fds[0] >= 0)
+		close(fds[0]);
 }
 
 void pt_inode_ref_lookup(struct backend *be, struct pt_inode *i)
@@ -264,8 +307,9 @@ void pt_inode_ref_lookup(struct backend *be, struct pt_inode *i)
 
 void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n)
 {
+	static const int none[2] = { -1, -1 };
 	int fds[2] = { -1, -1 };
-	struct pt_inode *i;
+	struct pt_inode *i, *victim;
 	bool dead = false;
 
 	pthread_mutex_lock(&be->lock);
@@ -289,12 +333,13 @@ void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n)
 		n = i->nlookup;
 	}
 	i->nlookup -= n;
-	dead = inode_unused(be, i);
-	if (dead)
-		inode_unhash_locked(be, i, fds);
+	dead = inode_retire_locked(be, i, fds, &victim);
 	pthread_mutex_unlock(&be->lock);
+	inode_free(victim, none);
 	if (dead)
 		inode_free(i, fds);
+	else if (fds[0] >= 0)
+		close(fds[0]);
 }
 
 /*
@@ -419,6 +464,13 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 
 	pthread_mutex_lock(&be->lock);
 	i = find_key_locked(be, st->st_dev, st->st_ino);
+	if (i && i->hint && i->handle &&
+	    (i->type != (st->st_mode & S_IFMT) || !h || !handles_equal(i->handle, h))) {
+		/* A remembered number whose object the host has since replaced. */
+		inode_unhash_locked(be, i, fds);
+		old_free = i;
+		i = NULL;
+	}
 	if (i && i->hint) {
 		/* A number readdir showed becomes a real inode: d_ino stays right. */
 		pt_list_del(&i->link);
@@ -503,12 +555,7 @@ uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino)
 		ino = i->ino;
 		goto out_unlock;
 	}
-	if (be->nhints >= be->hint_max) {
-		/* The oldest hint goes: the kernel never held it as a node. */
-		victim =
-		    (struct pt_inode *)((char *)be->hints.prev - offsetof(struct pt_inode, link));
-		inode_unhash_locked(be, victim, fds);
-	}
+	victim = hint_evict_locked(be); /* the kernel holds no hint as a node */
 	i = inode_alloc_locked(be, dev, hino);
 	if (!i)
 		goto out_unlock;

@@ -24,10 +24,12 @@
  *   O_PATH fd  what every *at() call is made relative to; from the bounded LRU
  *              cache (handle mode), or held for the inode's life ("pinned fds"
  *              mode, for filesystems without handles, and the root).
- *   hint       an ino given out only as a plain READDIR d_ino (no handle, no
- *              fd, no kernel reference), so that d_ino equals what a later
- *              lookup returns; a lookup turns it into a real inode. At most
- *              be->hint_max are kept (oldest dropped; the kernel never held them).
+ *   hint       an ino the kernel does not hold, kept so that a later lookup
+ *              returns the same number: one given out only as a plain READDIR
+ *              d_ino (no handle, no fd), or an allocated number the kernel
+ *              forgot (handle kept, fds dropped; reused only if the handle
+ *              still matches). A lookup turns it into a real inode. At most
+ *              be->hint_max are kept (oldest dropped).
  *   fh         an open file or directory: the real host fd, checked against the
  *              set of fds this backend handed out before use.
  *

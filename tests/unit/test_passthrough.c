@@ -227,7 +227,7 @@ END_TEST
 
 START_TEST(host_inode_reuse_gets_fresh_ino)
 {
-	struct vfs_entry e1, e2;
+	struct vfs_entry e1, e2, e3;
 	struct stat st, old;
 	bool provoked = false;
 
@@ -250,6 +250,14 @@ START_TEST(host_inode_reuse_gets_fresh_ino)
 			/* The old inode names the deleted object, not the new one. */
 			ck_assert_int_eq(
 			    passthrough_ops.getattr(be, &root_ctx, e1.ino, false, 0, &st), -ESTALE);
+			/* The old number is still held: the new file got an allocated one,
+			 * and keeps it after the kernel forgets both. */
+			ck_assert_uint_ge(e2.ino, UINT64_C(1) << 47);
+			passthrough_ops.forget(be, e1.ino, 1);
+			passthrough_ops.forget(be, e2.ino, 1);
+			lookup_ok(BACKEND_ROOT_INO, name, &e3);
+			ck_assert_uint_eq(e3.ino, e2.ino);
+			passthrough_ops.forget(be, e3.ino, 1);
 		}
 	}
 	if (!provoked)
