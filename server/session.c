@@ -4,8 +4,11 @@
  *
  * Pool: `threads` workers start; when a worker takes a request and no other
  * is idle, it starts one more (up to `max_threads`), so a few blocked backend
- * calls cannot freeze every mount. A worker that finds more than `threads`
- * others idle exits. Exited workers are joined by session_run().
+ * calls cannot freeze every mount. Workers beyond `threads` retire only after
+ * more than `threads` have been idle for RETIRE_AFTER seconds (session_run()
+ * watches; a worker leaves after finishing its next request): retiring on
+ * the first idle moment made the pool start and stop thousands of threads
+ * under an ordinary two-request load. Exited workers are joined by session_run().
  *
  * Life: the loop ends when the kernel ends the connection (read gives ENODEV
  * once the filesystem is unmounted and its last file closed) or when
@@ -29,6 +32,8 @@
 #define FUSE_MIN_READ_BUFFER 8192
 /* getxattr/listxattr may carry up to 64 KiB even when max_write is smaller. */
 #define MIN_MAX_DATA 65536
+/* Seconds the pool must have surplus idle workers before one is retired. */
+#define RETIRE_AFTER 5
 
 int session_create(struct vfs *vfs, int fuse_fd, const struct session_opts *o, struct session **out)
 {
@@ -182,21 +187,49 @@ static void pool_busy(struct session *se)
 	pthread_mutex_unlock(&se->lock);
 }
 
-/* After a request: true when this worker is surplus and should exit. */
+/* After a request: true when session_run() asked a worker to retire and this one goes. */
 static bool pool_idle(struct session *se)
 {
-	unsigned idle = atomic_fetch_add(&se->idle, 1) + 1;
 	bool surplus = false;
 
-	if (idle <= se->opts.threads)
+	atomic_fetch_add(&se->idle, 1);
+	if (atomic_load_explicit(&se->retire, memory_order_relaxed) == 0)
 		return false;
 	pthread_mutex_lock(&se->lock);
-	if (se->nworkers > se->opts.threads && atomic_load(&se->idle) > se->opts.threads) {
+	if (atomic_load(&se->retire) > 0 && se->nworkers > se->opts.threads) {
+		atomic_fetch_sub(&se->retire, 1);
 		atomic_fetch_sub(&se->idle, 1);
 		surplus = true;
 	}
 	pthread_mutex_unlock(&se->lock);
 	return surplus;
+}
+
+/*
+ * Called by session_run() about every 100 ms with se->lock held: when the pool
+ * has had more than `threads` idle workers for RETIRE_AFTER seconds, ask the
+ * surplus to retire.
+ */
+static void pool_trim_locked(struct session *se, time_t now, time_t *surplus_since)
+{
+	unsigned idle = atomic_load(&se->idle);
+
+	if (se->nworkers <= se->opts.threads || idle <= se->opts.threads) {
+		*surplus_since = 0;
+		atomic_store(&se->retire, 0);
+		return;
+	}
+	if (!*surplus_since) {
+		*surplus_since = now;
+		return;
+	}
+	if (now - *surplus_since >= RETIRE_AFTER) {
+		unsigned extra = se->nworkers - se->opts.threads;
+
+		atomic_store(&se->retire,
+			     idle - se->opts.threads < extra ? idle - se->opts.threads : extra);
+		*surplus_since = 0;
+	}
 }
 
 static void *worker_main(void *arg)
@@ -222,7 +255,8 @@ static void *worker_main(void *arg)
 			if (e == ENODEV || e == ECONNABORTED) {
 				/* Every worker sees it; the first one says it. */
 				if (!atomic_load(&se->stopping))
-					vlog(VLOG_INFO, "the kernel ended the connection (unmounted)");
+					vlog(VLOG_INFO,
+					     "the kernel ended the connection (unmounted)");
 			} else {
 				vlog(VLOG_ERR, "reading /dev/fuse: %s", strerror(e));
 				pthread_mutex_lock(&se->lock);
@@ -267,6 +301,7 @@ static void join_dead_locked(struct session *se)
 int session_run(struct session *se)
 {
 	struct sigaction sa;
+	time_t surplus_since = 0;
 	int err = 0;
 
 	memset(&sa, 0, sizeof(sa));
@@ -284,6 +319,7 @@ int session_run(struct session *se)
 	while (se->nworkers > 0) {
 		struct timespec ts;
 
+		pool_trim_locked(se, time(NULL), &surplus_since);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 100 * 1000000;
 		if (ts.tv_nsec >= 1000000000) {

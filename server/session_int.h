@@ -49,6 +49,7 @@ struct session {
 	struct worker *dead; /* exited, waiting for session_run() to join them */
 	uint32_t nworkers;
 	atomic_uint idle;
+	atomic_uint retire;   /* workers asked to exit after their next request */
 	atomic_bool stopping; /* session_stop() called or the connection ended */
 	int exit_err;	      /* first fatal error of a worker, 0 if none */
 };
