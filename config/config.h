@@ -2,9 +2,10 @@
  * config/config.h - the one configuration model, loaded from YAML or JSON.
  *
  * Nobody else parses text. config_load() validates everything it can check
- * without touching the filesystem beyond stat() of sources and the mountpoint;
- * every problem is reported with file:line:column and the key, and a config
- * with any error is never returned.
+ * without touching the filesystem beyond stat() and access() of sources and
+ * seeds; every problem is reported with file:line:column and the key, and a
+ * config with any error is never returned. Key paths are dotted, with 0-based
+ * sequence indexes: "mounts[0].source".
  */
 #ifndef VFSMUX_CONFIG_H
 #define VFSMUX_CONFIG_H
@@ -99,7 +100,9 @@ struct config_errors {
  * Load and validate path ("-" reads stdin; the format is then chosen by content).
  * The format comes from the extension: .yaml/.yml or .json.
  * On success *out is set and 0 returned; on failure errs holds at least one
- * error, *out is NULL and -EINVAL (or -errno for an unreadable file) returned.
+ * error, *out is NULL and -EINVAL (or -errno for an unreadable file, -ENOMEM)
+ * returned. Errors are appended to errs (start it zeroed; config_errors_fini()
+ * frees them), in file order.
  */
 int config_load(const char *path, struct vfsmux_config **out, struct config_errors *errs);
 /* Same, from a buffer; name is used in messages and for the format ("x.json"). */
@@ -110,6 +113,13 @@ void config_free(struct vfsmux_config *cfg); /* NULL is a no-op */
 void config_errors_fini(struct config_errors *errs);
 /* Print "file:line:column: key: message" lines. */
 void config_errors_print(const struct config_errors *errs, const char *file, FILE *to);
+
+/*
+ * Print the namespace cfg makes, for `vfsmux check`: a "mountpoint:" line, then
+ * the pseudofs root and a tree of pseudo directories and mounts, children
+ * sorted by name, each mount with its type, source and non-default settings.
+ */
+void config_print_tree(const struct vfsmux_config *cfg, FILE *to);
 
 /*
  * Normalize an absolute path: collapse "//", drop "." and trailing "/".

@@ -134,19 +134,21 @@ static int arg_string(const struct request *rq, size_t *pos, size_t maxlen, int 
 	return 0;
 }
 
+/* Seconds as the kernel wants them; capped at about 31 years, which is "forever" here. */
 static void timeout_split(double t, uint64_t *sec, uint32_t *nsec)
 {
+	uint64_t ns;
+
 	if (!(t > 0)) {
 		*sec = 0;
 		*nsec = 0;
 		return;
 	}
-	if (t > 1e15)
-		t = 1e15;
-	*sec = (uint64_t)t;
-	*nsec = (uint32_t)((t - (double)*sec) * 1e9);
-	if (*nsec >= 1000000000u)
-		*nsec = 999999999u;
+	if (t > 1e9)
+		t = 1e9;
+	ns = (uint64_t)(t * 1e9);
+	*sec = ns / 1000000000u;
+	*nsec = (uint32_t)(ns % 1000000000u);
 }
 
 static void fill_attr(struct fuse_attr *a, const struct stat *st)
@@ -467,16 +469,17 @@ static int op_link(struct request *rq)
 	return err ? err : reply_entry(rq, &e);
 }
 
-/* With a writeback cache the kernel reads through write-only opens and does O_APPEND itself. */
+/*
+ * With a writeback cache the kernel does O_APPEND itself (it owns the file
+ * size), so the backend must not append on its own. vfs turns O_WRONLY into
+ * O_RDWR for the same mode (backend.h).
+ */
 static int open_flags(const struct session *se, uint32_t flags)
 {
 	int f = (int)flags;
 
-	if (se->conn_flags & FUSE_WRITEBACK_CACHE) {
-		if ((f & O_ACCMODE) == O_WRONLY)
-			f = (f & ~O_ACCMODE) | O_RDWR;
+	if (se->conn_flags & FUSE_WRITEBACK_CACHE)
 		f &= ~O_APPEND;
-	}
 	return f;
 }
 
@@ -1036,6 +1039,8 @@ static const char *op_name(uint32_t opcode)
 {
 	if (opcode < OP_TABLE_SIZE && op_table[opcode].name)
 		return op_table[opcode].name;
+	if (opcode == VFSMUX_FUSE_STATX)
+		return "STATX"; /* ENOSYS: the kernel then uses GETATTR for good */
 	return "?";
 }
 

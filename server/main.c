@@ -1,8 +1,358 @@
-/* server/main.c - placeholder. */
-#include <stdio.h>
+/*
+ * server/main.c - the vfsmux command: `run`, `check`, --help, --version.
+ *
+ * run: load the config (a bad one exits 1 before anything is mounted), build
+ * the vfs (backends validate their sources), mount, serve in the foreground.
+ * SIGINT/SIGTERM detach the mount at once (like umount -l), keep serving
+ * files that are still open for a grace period, then end the connection,
+ * destroy the backends and exit 0.
+ */
+#include "config/config.h"
+#include "server/log.h"
+#include "server/mount.h"
+#include "server/session.h"
+#include "vfs/vfs.h"
 
-int main(void)
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long open files keep working after SIGTERM before the connection is ended. */
+#define GRACE_SECONDS 10
+
+static const char usage_text[] =
+    "Usage: vfsmux run -c FILE [--mountpoint DIR] [--force] [-v|--debug] [--ready-fd N]\n"
+    "       vfsmux check -c FILE\n"
+    "       vfsmux --help | --version\n"
+    "\n"
+    "Compose host directories and in-memory trees under one FUSE mount, as a config\n"
+    "file (YAML or JSON) describes.\n"
+    "\n"
+    "Commands:\n"
+    "  run     mount and serve in the foreground until SIGINT/SIGTERM or unmount\n"
+    "  check   validate the config and print the namespace it describes\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE     config file (.yaml, .yml or .json; '-' reads stdin)\n"
+    "  -m, --mountpoint DIR  mount here instead of the config's `mountpoint`\n"
+    "  -f, --force           lazily unmount a stale mountpoint left by a crashed daemon\n"
+    "  -v, --debug           log every request and reply (one line each)\n"
+    "  -q, --quiet           log only warnings and errors\n"
+    "      --ready-fd N      write \"ok\" (or the error) to fd N once the mount is live\n"
+    "  -h, --help            show this help\n"
+    "  -V, --version         show the version\n"
+    "\n"
+    "Exit status: 0 on a clean stop, 1 on a bad config or a failure, 2 on bad usage.\n"
+    "See vfsmux(1) in docs/vfsmux.1.md for the config reference.\n";
+
+struct cli {
+	const char *cmd;
+	const char *config;
+	const char *mountpoint;
+	bool force;
+	int ready_fd;
+	enum vlog_level level;
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
-	puts("vfsmux " VFSMUX_VERSION);
+	va_list ap;
+
+	fputs("vfsmux: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'vfsmux --help'.\n", stderr);
+	return 2;
+}
+
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "mountpoint", required_argument, NULL, 'm' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "debug", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "ready-fd", required_argument, NULL, 'r' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/*
+ * Options before and after the command are the same (vfsmux -v run -c F, or
+ * vfsmux run -c F -v). Returns -1 to go on, or the exit code.
+ */
+static int parse_opts(int argc, char **argv, const char *optstring, struct cli *c)
+{
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+		char *end;
+		long v;
+
+		switch (opt) {
+		case 'c':
+			c->config = optarg;
+			break;
+		case 'm':
+			c->mountpoint = optarg;
+			break;
+		case 'f':
+			c->force = true;
+			break;
+		case 'v':
+			c->level = VLOG_DEBUG;
+			break;
+		case 'q':
+			c->level = VLOG_WARN;
+			break;
+		case 'r':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || v < 0 || v > INT_MAX)
+				return usage_error(
+				    "--ready-fd wants a file descriptor number, not '%s'", optarg);
+			c->ready_fd = (int)v;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("vfsmux %s\n", VFSMUX_VERSION);
+			return 0;
+		default:
+			return usage_error("invalid option");
+		}
+	}
+	return -1;
+}
+
+static int parse_cli(int argc, char **argv, struct cli *c)
+{
+	int rc;
+
+	c->ready_fd = -1;
+	c->level = VLOG_INFO;
+	/* '+': stop at the command word, whose own options are parsed next. */
+	rc = parse_opts(argc, argv, "+c:m:fvqhV", c);
+	if (rc >= 0)
+		return rc;
+	if (optind >= argc)
+		return usage_error("missing command: run or check");
+	c->cmd = argv[optind];
+	if (strcmp(c->cmd, "run") != 0 && strcmp(c->cmd, "check") != 0)
+		return usage_error("unknown command '%s' (use run or check)", c->cmd);
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	rc = parse_opts(argc, argv, "c:m:fvqhV", c);
+	if (rc >= 0)
+		return rc;
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!c->config)
+		return usage_error("%s: -c FILE is required", c->cmd);
+	return -1; /* go on */
+}
+
+/* Tell a --ready-fd waiter why we stop; closes the fd. */
+static void ready_fail(struct cli *c, const char *why)
+{
+	if (c->ready_fd < 0)
+		return;
+	dprintf(c->ready_fd, "error: %s\n", why);
+	close(c->ready_fd);
+	c->ready_fd = -1;
+}
+
+static int load_config(struct cli *c, struct vfsmux_config **cfg)
+{
+	struct config_errors errs = { 0 };
+	int err = config_load(c->config, cfg, &errs);
+
+	if (err) {
+		config_errors_print(&errs, c->config, stderr);
+		if (errs.n == 0)
+			fprintf(stderr, "vfsmux: %s: %s\n", c->config, strerror(-err));
+		ready_fail(c, "invalid config");
+		config_errors_fini(&errs);
+		return 1;
+	}
+	config_errors_fini(&errs);
 	return 0;
+}
+
+static int cmd_check(struct cli *c)
+{
+	struct vfsmux_config *cfg;
+
+	if (load_config(c, &cfg))
+		return 1;
+	config_print_tree(cfg, stdout);
+	config_free(cfg);
+	return 0;
+}
+
+/* The signal thread: waits for SIGINT/SIGTERM/SIGHUP, detaches the mount, ends the session. */
+struct sigctl {
+	sigset_t set;
+	struct session *se;
+	const char *mountpoint;
+	atomic_bool done; /* session_run() returned */
+};
+
+static void *signal_main(void *arg)
+{
+	struct sigctl *sc = arg;
+	struct timespec poll = { 0, 200 * 1000000 };
+	time_t deadline = 0;
+
+	while (!atomic_load(&sc->done)) {
+		int sig = sigtimedwait(&sc->set, NULL, &poll);
+
+		if (deadline && time(NULL) >= deadline) {
+			vlog(VLOG_WARN, "grace period over: closing files still open");
+			session_stop(sc->se);
+			deadline = 0;
+		}
+		if (sig < 0)
+			continue;
+		if (sig == SIGHUP) {
+			vlog(VLOG_WARN, "SIGHUP: config reload is not supported yet; ignored");
+			continue;
+		}
+		if (deadline) {
+			/* A second signal: stop waiting for open files. */
+			session_stop(sc->se);
+			continue;
+		}
+		vlog(VLOG_INFO, "%s: unmounting %s", strsignal(sig), sc->mountpoint);
+		int err = fuse_unmount(sc->mountpoint);
+
+		if (err)
+			vlog(VLOG_WARN, "unmounting %s: %s", sc->mountpoint, strerror(-err));
+		/* Once the last open file closes, the kernel ends the connection by itself. */
+		deadline = time(NULL) + GRACE_SECONDS;
+	}
+	return NULL;
+}
+
+static int cmd_run(struct cli *c)
+{
+	struct vfsmux_config *cfg = NULL;
+	struct vfs *vfs = NULL;
+	struct session *se = NULL;
+	struct sigctl sc;
+	pthread_t sigthread;
+	struct fuse_mount_opts mo = { 0 };
+	struct session_opts so = { 0 };
+	const char *how = NULL;
+	char why[512] = "";
+	int fd = -1, err, rc = 1;
+
+	if (load_config(c, &cfg))
+		return 1;
+	mo.mountpoint = c->mountpoint ? c->mountpoint : cfg->mountpoint;
+	if (!mo.mountpoint) {
+		fprintf(stderr,
+			"vfsmux: no mountpoint: set `mountpoint` in %s or pass "
+			"--mountpoint DIR\n",
+			c->config);
+		ready_fail(c, "no mountpoint");
+		goto out;
+	}
+	err = vfs_create(cfg, &vfs, why, sizeof(why));
+	if (err) {
+		fprintf(stderr, "vfsmux: %s: %s\n", c->config, why[0] ? why : strerror(-err));
+		ready_fail(c, why[0] ? why : strerror(-err));
+		goto out;
+	}
+
+	/* Signals go to the signal thread only; every thread started later inherits this. */
+	sigemptyset(&sc.set);
+	sigaddset(&sc.set, SIGINT);
+	sigaddset(&sc.set, SIGTERM);
+	sigaddset(&sc.set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	mo.fsname = cfg->fuse.fsname;
+	mo.allow_other = cfg->fuse.allow_other;
+	mo.default_permissions = cfg->fuse.default_permissions;
+	mo.suid = cfg->fuse.suid;
+	mo.dev = cfg->fuse.dev;
+	mo.force = c->force;
+	fd = fuse_mount(&mo, &how, why, sizeof(why));
+	if (fd < 0) {
+		fprintf(stderr, "vfsmux: %s\n", why);
+		ready_fail(c, why);
+		goto out;
+	}
+	vlog(VLOG_INFO, "mounted %s (%s), %zu backend mount%s", mo.mountpoint, how, cfg->nmounts,
+	     cfg->nmounts == 1 ? "" : "s");
+
+	so.threads = cfg->fuse.threads;
+	so.max_threads = cfg->fuse.max_threads;
+	so.max_write = cfg->fuse.max_write;
+	so.writeback_cache = cfg->fuse.writeback_cache;
+	so.ready_fd = c->ready_fd;
+	err = session_create(vfs, fd, &so, &se);
+	if (err) {
+		fprintf(stderr, "vfsmux: %s\n", strerror(-err));
+		ready_fail(c, strerror(-err));
+		fuse_unmount(mo.mountpoint);
+		goto out;
+	}
+	c->ready_fd = -1; /* the session answers it after INIT */
+
+	sc.se = se;
+	sc.mountpoint = mo.mountpoint;
+	atomic_init(&sc.done, false);
+	err = pthread_create(&sigthread, NULL, signal_main, &sc);
+	if (err) {
+		fprintf(stderr, "vfsmux: cannot start the signal thread: %s\n", strerror(err));
+		fuse_unmount(mo.mountpoint);
+		goto out;
+	}
+	err = session_run(se);
+	atomic_store(&sc.done, true);
+	pthread_join(sigthread, NULL);
+	/* Ended by an error or by someone else's umount: make sure nothing stays mounted. */
+	fuse_unmount(mo.mountpoint);
+	if (err)
+		fprintf(stderr, "vfsmux: session ended: %s\n", strerror(-err));
+	else
+		rc = 0;
+	vlog(VLOG_INFO, "stopped");
+out:
+	session_destroy(se);
+	if (fd >= 0)
+		close(fd);
+	vfs_destroy(vfs);
+	config_free(cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	int rc = parse_cli(argc, argv, &c);
+
+	if (rc >= 0)
+		return rc;
+	vlog_set_level(c.level);
+	if (strcmp(c.cmd, "check") == 0)
+		return cmd_check(&c);
+	return cmd_run(&c);
 }

@@ -214,7 +214,9 @@ static void *worker_main(void *arg)
 			if (e == EINTR || e == EAGAIN || e == ENOENT)
 				continue;
 			if (e == ENODEV) {
-				vlog(VLOG_INFO, "the kernel ended the connection (unmounted)");
+				/* Every worker sees it; the first one says it. */
+				if (!atomic_load(&se->stopping))
+					vlog(VLOG_INFO, "the kernel ended the connection (unmounted)");
 			} else {
 				vlog(VLOG_ERR, "reading /dev/fuse: %s", strerror(e));
 				pthread_mutex_lock(&se->lock);

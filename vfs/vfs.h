@@ -53,6 +53,10 @@ struct vfs_entry_reply {
  */
 int vfs_create(const struct vfsmux_config *cfg, struct vfs **out, char *err, size_t errlen);
 void vfs_destroy(struct vfs *vfs); /* NULL is a no-op; call after the session ended */
+/* vfs_create with another backend registry (tests inject fake backend types). */
+int vfs_create_custom(const struct vfsmux_config *cfg,
+		      const struct backend_ops *(*find)(const char *type), struct vfs **out,
+		      char *err, size_t errlen);
 
 /* The caller as the kernel describes it (before any id_map). */
 struct vfs_caller {

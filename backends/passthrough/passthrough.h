@@ -1,0 +1,35 @@
+/*
+ * backends/passthrough/passthrough.h - what tests may ask the passthrough
+ * backend besides the ops table (passthrough_ops, registered in registry.c).
+ */
+#ifndef VFSMUX_PASSTHROUGH_H
+#define VFSMUX_PASSTHROUGH_H
+
+#include "vfs/backend.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern const struct backend_ops passthrough_ops;
+
+struct pt_stats {
+	size_t inodes;	   /* inodes the kernel (or an op in flight) holds, root included */
+	size_t hints;	   /* readdir-only inode numbers kept for d_ino (no fd, no handle) */
+	size_t cached_fds; /* O_PATH fds in the cache (pinned by an op or not) */
+	size_t cache_max;  /* the cache's bound */
+	size_t pinned_fds; /* O_PATH fds held for an inode's life (root; "pinned fds" mode) */
+	size_t mount_fds;  /* one per source filesystem with file handles */
+	uint64_t hits, misses, evictions;
+	bool handles; /* the source root's filesystem uses file handles */
+};
+
+void pt_debug_stats(struct backend *be, struct pt_stats *out);
+/* O_PATH and mount fds the backend holds (open files and dirs not included). */
+size_t pt_debug_open_fds(struct backend *be);
+/* Close every unpinned cached fd (as memory pressure would); inodes stay valid. */
+void pt_debug_evict_all(struct backend *be);
+/* Make the next create() act as if the source had no file handles ("pinned fds"). */
+void pt_debug_force_pinned(bool on);
+
+#endif

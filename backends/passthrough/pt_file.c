@@ -1,0 +1,443 @@
+/*
+ * backends/passthrough/pt_file.c - open files and directories: open, create,
+ * read, write, flush, release, fsync, fallocate, lseek, copy_file_range,
+ * opendir, readdir(plus), releasedir, fsyncdir.
+ *
+ * fh is the real host fd of the open file. The kernel only hands back values
+ * we gave it, but a forged or stale fh must not reach some other fd of the
+ * daemon (/dev/fuse, another backend's file): be->fh_bits marks the fds this
+ * backend issued and every use is checked against it.
+ */
+#include "backends/passthrough/pt_int.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PT_DENTS_BUF 16384
+
+int pt_fh_add(struct backend *be, int fd)
+{
+	size_t i = (size_t)fd;
+
+	if (fd < 0 || i >= be->fh_nbits) {
+		if (fd >= 0)
+			close(fd);
+		return -EMFILE;
+	}
+	atomic_fetch_or(&be->fh_bits[i / 64], UINT64_C(1) << (i % 64));
+	return 0;
+}
+
+int pt_fh_fd(struct backend *be, uint64_t fh, int *fd)
+{
+	if (fh >= be->fh_nbits || fh > INT_MAX)
+		return -EBADF;
+	if (!(atomic_load(&be->fh_bits[fh / 64]) & (UINT64_C(1) << (fh % 64))))
+		return -EBADF;
+	*fd = (int)fh;
+	return 0;
+}
+
+void pt_fh_del(struct backend *be, int fd)
+{
+	size_t i = (size_t)fd;
+
+	atomic_fetch_and(&be->fh_bits[i / 64], ~(UINT64_C(1) << (i % 64)));
+}
+
+static void fill_open(int fd, struct vfs_open *out)
+{
+	*out = (struct vfs_open){ .fh = (uint64_t)fd, .backing_fd = fd };
+}
+
+/* Whether an existing inode of this type may be opened for I/O with flags. */
+static int check_open_type(const struct backend *be, mode_t type, int flags)
+{
+	int acc = flags & O_ACCMODE;
+
+	if (type == S_IFLNK)
+		return -ELOOP;
+	if (type == S_IFDIR)
+		return acc == O_RDONLY ? 0 : -EISDIR;
+	if (type != S_IFREG)
+		return -EACCES; /* the kernel opens fifos, sockets and devices itself */
+	if (be->readonly && (acc != O_RDONLY || (flags & O_TRUNC)))
+		return -EROFS;
+	return 0;
+}
+
+int pt_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
+	    struct vfs_open *out)
+{
+	struct pt_inode *inode;
+	int fd, err;
+
+	(void)ctx;
+	inode = pt_inode_get(be, ino);
+	if (!inode)
+		return -ESTALE;
+	err = check_open_type(be, inode->type, flags);
+	if (err)
+		goto out_put;
+	if (inode->type == S_IFDIR)
+		flags |= O_DIRECTORY;
+	/* O_TRUNC stays (ATOMIC_O_TRUNC); creation flags do not belong here. */
+	fd = pt_inode_reopen(be, inode, flags & ~(O_CREAT | O_EXCL | O_NOCTTY));
+	if (fd < 0) {
+		err = fd;
+		goto out_put;
+	}
+	err = pt_fh_add(be, fd);
+	if (!err)
+		fill_open(fd, out);
+out_put:
+	pt_inode_put(be, inode);
+	return err;
+}
+
+int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent, const char *name,
+		   mode_t mode, int flags, struct vfs_entry *out, struct vfs_open *oout)
+{
+	struct pt_cred cred;
+	struct pt_held dir;
+	struct stat st;
+	uint64_t ino;
+	int fd, err;
+
+	err = pt_check_name(name);
+	if (err)
+		return err;
+	err = pt_hold(be, parent, &dir); /* before the fsuid switch */
+	if (err)
+		return err;
+	err = pt_cred_enter(be, ctx, &cred);
+	if (err)
+		goto out_unhold;
+	/* O_NOFOLLOW: a symlink planted at name is not followed out of the source.
+	 * O_NONBLOCK: a fifo planted there must not block a worker in open. */
+	fd = openat(dir.fd, name,
+		    (flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+	err = fd < 0 ? -errno : 0;
+	pt_cred_leave(&cred);
+	if (err)
+		goto out_unhold;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out_close;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		err = -EEXIST; /* the kernel accepts only a regular file from CREATE */
+		goto out_close;
+	}
+	if (!(flags & O_NONBLOCK)) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+			err = -errno;
+			goto out_close;
+		}
+	}
+	err = pt_inode_intern(be, fd, false, &st, &ino);
+	if (err)
+		goto out_close;
+	err = pt_fh_add(be, fd); /* closes fd on failure */
+	if (err) {
+		pt_inode_forget(be, ino, 1);
+		goto out_unhold;
+	}
+	out->ino = ino;
+	out->generation = 0;
+	out->attr = st;
+	out->attr.st_ino = ino;
+	fill_open(fd, oout);
+	pt_unhold(be, &dir);
+	return 0;
+out_close:
+	close(fd);
+out_unhold:
+	pt_unhold(be, &dir);
+	return err;
+}
+
+ssize_t pt_read(struct backend *be, uint64_t ino, uint64_t fh, void *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+	int fd, err;
+
+	(void)ino;
+	err = pt_fh_fd(be, fh, &fd);
+	if (err)
+		return err;
+	/* Short only at EOF: the kernel zero-fills a short read. */
+	while (done < size) {
+		ssize_t n = pread(fd, (char *)buf + done, size - done, off + (off_t)done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return done ? (ssize_t)done : -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t pt_write(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
+		 const void *buf, size_t size, off_t off, int open_flags)
+{
+	size_t done = 0;
+	int fd, err;
+
+	(void)ctx;
+	(void)ino;
+	(void)open_flags;
+	err = pt_fh_fd(be, fh, &fd);
+	if (err)
+		return err;
+	while (done < size) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, size - done, off + (off_t)done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return done ? (ssize_t)done : -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int pt_flush(struct backend *be, uint64_t ino, uint64_t fh, uint64_t lock_owner)
+{
+	int fd, dupfd, err;
+
+	(void)ino;
+	(void)lock_owner;
+	err = pt_fh_fd(be, fh, &fd);
+	if (err)
+		return err;
+	/* close() of a duplicate: lets a network source report write-back errors
+	 * at close(2) as it would locally, while fh stays open. */
+	dupfd = dup(fd);
+	if (dupfd < 0)
+		return -errno;
+	return close(dupfd) < 0 ? -errno : 0;
+}
+
+void pt_release(struct backend *be, uint64_t ino, uint64_t fh, int flags)
+{
+	int fd;
+
+	(void)ino;
+	(void)flags;
+	if (pt_fh_fd(be, fh, &fd))
+		return;
+	pt_fh_del(be, fd);
+	close(fd);
+}
+
+int pt_fsync(struct backend *be, uint64_t ino, uint64_t fh, bool datasync)
+{
+	int fd, err;
+
+	(void)ino;
+	err = pt_fh_fd(be, fh, &fd);
+	if (err)
+		return err;
+	return (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+}
+
+int pt_fallocate(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh, int mode,
+		 off_t off, off_t len)
+{
+	int fd, err;
+
+	(void)ctx;
+	(void)ino;
+	err = pt_fh_fd(be, fh, &fd);
+	if (err)
+		return err;
+	return fallocate(fd, mode, off, len) < 0 ? -errno : 0;
+}
+
+off_t pt_lseek(struct backend *be, uint64_t ino, uint64_t fh, off_t off, int whence)
+{
+	off_t r;
+	int fd, err;
+
+	(void)ino;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	err = pt_fh_fd(be, fh, &fd);
+	if (err)
+		return err;
+	/* The fd's position is unused (I/O is pread/pwrite), so moving it is harmless. */
+	r = lseek(fd, off, whence);
+	return r < 0 ? -errno : r;
+}
+
+ssize_t pt_copy_file_range(struct backend *be, const struct op_ctx *ctx, uint64_t ino_in,
+			   uint64_t fh_in, off_t off_in, uint64_t ino_out, uint64_t fh_out,
+			   off_t off_out, size_t len, unsigned flags)
+{
+	int fd_in, fd_out, err;
+	ssize_t n;
+
+	(void)ctx;
+	(void)ino_in;
+	(void)ino_out;
+	if ((err = pt_fh_fd(be, fh_in, &fd_in)) || (err = pt_fh_fd(be, fh_out, &fd_out)))
+		return err;
+	n = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, flags);
+	if (n < 0)
+		/* An old host's ENOSYS would switch the op off for every mount. */
+		return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+	return n;
+}
+
+int pt_opendir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
+	       struct vfs_open *out)
+{
+	struct pt_inode *inode;
+	int fd, err = 0;
+
+	(void)ctx;
+	(void)flags;
+	inode = pt_inode_get(be, ino);
+	if (!inode)
+		return -ESTALE;
+	if (inode->type != S_IFDIR) {
+		err = -ENOTDIR;
+		goto out_put;
+	}
+	fd = pt_inode_reopen(be, inode, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		err = fd;
+		goto out_put;
+	}
+	err = pt_fh_add(be, fd);
+	if (!err) {
+		fill_open(fd, out);
+		out->backing_fd = -1; /* directories are never passed through */
+	}
+out_put:
+	pt_inode_put(be, inode);
+	return err;
+}
+
+static bool is_dot(const char *n)
+{
+	return n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'));
+}
+
+/*
+ * Fill db from the host's own directory cookies: off is a d_off the host gave
+ * (0 = start), so lseek() to it resumes exactly after the last entry placed,
+ * whatever changed in between. The stripe lock keeps lseek+getdents of one fh
+ * together; it is held across the per-entry lookups of plus mode, which only
+ * block requests on the same fh (or a colliding stripe).
+ */
+int pt_readdir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
+	       uint64_t off, struct vfs_dirbuf *db)
+{
+	struct pt_inode *dir;
+	pthread_mutex_t *lock;
+	int fd, err, added = 0;
+	char *buf;
+
+	(void)ctx;
+	err = pt_fh_fd(be, fh, &fd);
+	if (err)
+		return err;
+	if (off > INT64_MAX)
+		return -EINVAL;
+	dir = pt_inode_get(be, ino);
+	if (!dir)
+		return -ESTALE;
+	buf = malloc(PT_DENTS_BUF);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out_put;
+	}
+	lock = &be->dir_locks[(unsigned)fd % PT_DIR_LOCKS];
+	pthread_mutex_lock(lock);
+	if (lseek(fd, (off_t)off, SEEK_SET) < 0) {
+		err = -errno;
+		goto out_unlock;
+	}
+	for (;;) {
+		ssize_t n = getdents64(fd, buf, PT_DENTS_BUF);
+
+		if (n < 0) {
+			err = added ? 0 : -errno;
+			goto out_unlock;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t pos = 0; pos < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + pos);
+			struct vfs_dirent de = { .name = d->d_name,
+						 .type = d->d_type,
+						 .off = (uint64_t)d->d_off };
+			struct vfs_entry e;
+
+			pos += d->d_reclen;
+			if (strcmp(d->d_name, ".") == 0 ||
+			    (dir == be->root && strcmp(d->d_name, "..") == 0)) {
+				de.ino = dir->ino; /* vfs fixes the root's ".." */
+			} else if (db->plus && !is_dot(d->d_name)) {
+				err = pt_lookup_at(be, fd, d->d_name, &e);
+				if (err == -ENOENT) {
+					err = 0; /* removed since getdents: skip it */
+					continue;
+				}
+				if (err) {
+					if (added)
+						err = 0; /* report what we have; the next call
+							    retries */
+					goto out_unlock;
+				}
+				de.ino = e.ino;
+				de.type = IFTODT(e.attr.st_mode);
+				de.entry = &e; /* one lookup taken: dropped below if not placed */
+			} else {
+				de.ino = pt_inode_hint(be, dir->dev, d->d_ino);
+				if (!de.ino) {
+					err = added ? 0 : -ENOMEM;
+					goto out_unlock;
+				}
+			}
+			if (vfs_dir_add(db, &de)) {
+				if (de.entry)
+					pt_inode_forget(be, e.ino, 1);
+				goto out_unlock;
+			}
+			added++;
+		}
+	}
+out_unlock:
+	pthread_mutex_unlock(lock);
+	free(buf);
+out_put:
+	pt_inode_put(be, dir);
+	return err;
+}
+
+void pt_releasedir(struct backend *be, uint64_t ino, uint64_t fh)
+{
+	pt_release(be, ino, fh, 0);
+}
+
+int pt_fsyncdir(struct backend *be, uint64_t ino, uint64_t fh, bool datasync)
+{
+	return pt_fsync(be, ino, fh, datasync);
+}

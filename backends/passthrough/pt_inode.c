@@ -1,0 +1,537 @@
+/*
+ * backends/passthrough/pt_inode.c - the inode map: ino -> inode and
+ * (st_dev, st_ino) -> inode, lookup counts, and the per-filesystem mount fds.
+ * The identifiers are described in pt_int.h.
+ */
+#include "backends/passthrough/pt_int.h"
+#include "server/log.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define PT_TABLE_MIN 64
+
+void pt_list_del(struct pt_list *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	e->prev = e->next = e;
+}
+
+void pt_list_add(struct pt_list *head, struct pt_list *e)
+{
+	e->next = head->next;
+	e->prev = head;
+	head->next->prev = e;
+	head->next = e;
+}
+
+int pt_table_init(struct pt_table *t)
+{
+	t->b = calloc(PT_TABLE_MIN, sizeof(*t->b));
+	if (!t->b)
+		return -ENOMEM;
+	t->mask = PT_TABLE_MIN - 1;
+	t->n = 0;
+	return 0;
+}
+
+static size_t hash_ino(uint64_t ino)
+{
+	return (size_t)((ino * UINT64_C(0x9e3779b97f4a7c15)) >> 16);
+}
+
+static size_t hash_key(dev_t dev, ino_t hino)
+{
+	uint64_t h = ((uint64_t)dev * UINT64_C(0xff51afd7ed558ccd)) ^ (uint64_t)hino;
+
+	return hash_ino(h);
+}
+
+static struct pt_inode **chain(struct pt_inode *i, bool key)
+{
+	return key ? &i->next_key : &i->next_ino;
+}
+
+static size_t bucket(const struct pt_table *t, const struct pt_inode *i, bool key)
+{
+	return (key ? hash_key(i->dev, i->hino) : hash_ino(i->ino)) & t->mask;
+}
+
+/* Double the buckets when the load passes 1; on ENOMEM keep the longer chains. */
+static void table_grow(struct pt_table *t, bool key)
+{
+	size_t n = (t->mask + 1) * 2;
+	struct pt_inode **nb;
+	struct pt_table nt;
+
+	if (t->n <= t->mask + 1)
+		return;
+	nb = calloc(n, sizeof(*nb));
+	if (!nb)
+		return;
+	nt = (struct pt_table){ .b = nb, .mask = n - 1, .n = t->n };
+	for (size_t i = 0; i <= t->mask; i++) {
+		struct pt_inode *e = t->b[i], *next;
+
+		for (; e; e = next) {
+			size_t j = bucket(&nt, e, key);
+
+			next = *chain(e, key);
+			*chain(e, key) = nb[j];
+			nb[j] = e;
+		}
+	}
+	free(t->b);
+	*t = nt;
+}
+
+static void table_insert(struct pt_table *t, struct pt_inode *i, bool key)
+{
+	size_t j = bucket(t, i, key);
+
+	*chain(i, key) = t->b[j];
+	t->b[j] = i;
+	t->n++;
+	table_grow(t, key);
+}
+
+static void table_remove(struct pt_table *t, struct pt_inode *i, bool key)
+{
+	struct pt_inode **p = &t->b[bucket(t, i, key)];
+
+	while (*p && *p != i)
+		p = chain(*p, key);
+	assert(*p == i);
+	*p = *chain(i, key);
+	t->n--;
+}
+
+static struct pt_inode *find_ino_locked(struct backend *be, uint64_t ino)
+{
+	struct pt_inode *i = be->by_ino.b[hash_ino(ino) & be->by_ino.mask];
+
+	while (i && i->ino != ino)
+		i = i->next_ino;
+	return i;
+}
+
+static struct pt_inode *find_key_locked(struct backend *be, dev_t dev, ino_t hino)
+{
+	struct pt_inode *i = be->by_key.b[hash_key(dev, hino) & be->by_key.mask];
+
+	while (i && (i->dev != dev || i->hino != hino))
+		i = i->next_key;
+	return i;
+}
+
+static struct pt_inode *inode_alloc_locked(struct backend *be, dev_t dev, ino_t hino)
+{
+	struct pt_inode *i = calloc(1, sizeof(*i));
+
+	if (!i)
+		return NULL;
+	i->ino = be->next_ino++;
+	assert(i->ino <= BACKEND_INO_MAX);
+	i->dev = dev;
+	i->hino = hino;
+	i->pinned_fd = -1;
+	i->cfd = -1;
+	i->link.prev = i->link.next = &i->link;
+	table_insert(&be->by_ino, i, false);
+	table_insert(&be->by_key, i, true);
+	i->hashed_key = true;
+	return i;
+}
+
+/* Take i out of both tables; returns the fds to close after the lock. */
+static void inode_unhash_locked(struct backend *be, struct pt_inode *i, int fds[2])
+{
+	table_remove(&be->by_ino, i, false);
+	if (i->hashed_key)
+		table_remove(&be->by_key, i, true);
+	i->hashed_key = false;
+	if (i->hint) {
+		pt_list_del(&i->link);
+		be->nhints--;
+	} else {
+		be->ninodes--;
+	}
+	fds[0] = pt_fdcache_drop_locked(be, i);
+	fds[1] = i->pinned_fd;
+	if (i->pinned_fd >= 0)
+		be->npinned--;
+	i->pinned_fd = -1;
+}
+
+static void inode_free(struct pt_inode *i, const int fds[2])
+{
+	if (!i)
+		return;
+	if (fds[0] >= 0)
+		close(fds[0]);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	free(i->handle);
+	free(i);
+}
+
+static bool inode_unused(const struct backend *be, const struct pt_inode *i)
+{
+	return i != be->root && !i->hint && i->nlookup == 0 && i->refs == 0;
+}
+
+struct pt_inode *pt_inode_get(struct backend *be, uint64_t ino)
+{
+	struct pt_inode *i;
+
+	pthread_mutex_lock(&be->lock);
+	i = find_ino_locked(be, ino);
+	if (i && i->hint)
+		i = NULL; /* never given to the kernel as a node: a stale or forged id */
+	if (i)
+		i->refs++;
+	pthread_mutex_unlock(&be->lock);
+	return i;
+}
+
+void pt_inode_put(struct backend *be, struct pt_inode *i)
+{
+	int fds[2] = { -1, -1 };
+	bool dead;
+
+	if (!i)
+		return;
+	pthread_mutex_lock(&be->lock);
+	assert(i->refs > 0);
+	i->refs--;
+	dead = inode_unused(be, i);
+	if (dead)
+		inode_unhash_locked(be, i, fds);
+	pthread_mutex_unlock(&be->lock);
+	if (dead)
+		inode_free(i, fds);
+}
+
+void pt_inode_ref_lookup(struct backend *be, struct pt_inode *i)
+{
+	pthread_mutex_lock(&be->lock);
+	assert(i->refs > 0);
+	i->nlookup++;
+	pthread_mutex_unlock(&be->lock);
+}
+
+void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n)
+{
+	int fds[2] = { -1, -1 };
+	struct pt_inode *i;
+	bool dead = false;
+
+	pthread_mutex_lock(&be->lock);
+	i = find_ino_locked(be, ino);
+	if (!i || i->hint) {
+		pthread_mutex_unlock(&be->lock);
+		vlog_once(VLOG_WARN, "passthrough %s: forget of unknown inode %" PRIu64, be->source,
+			  ino);
+		return;
+	}
+	if (i == be->root) {
+		/* vfs keeps the root's count; a forget here is harmless and ignored. */
+		pthread_mutex_unlock(&be->lock);
+		return;
+	}
+	if (i->nlookup < n) {
+		vlog_once(VLOG_WARN,
+			  "passthrough %s: forget %" PRIu64 " > nlookup %" PRIu64
+			  " of inode %" PRIu64 "; clamped",
+			  be->source, n, i->nlookup, ino);
+		n = i->nlookup;
+	}
+	i->nlookup -= n;
+	dead = inode_unused(be, i);
+	if (dead)
+		inode_unhash_locked(be, i, fds);
+	pthread_mutex_unlock(&be->lock);
+	if (dead)
+		inode_free(i, fds);
+}
+
+/*
+ * The filesystem of the object at fd. A filesystem met for the first time gets
+ * its mount fd from a directory on it (open_by_handle_at wants one opened
+ * O_RDONLY|O_DIRECTORY); until then its non-directories pin their fds.
+ */
+struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st)
+{
+	struct file_handle *h = NULL;
+	char path[PT_PROC_FD_LEN];
+	struct pt_fs *fs, *nfs;
+	int mid, mfd = -1;
+
+	pthread_mutex_lock(&be->lock);
+	for (fs = be->fs_list; fs && fs->dev != st->st_dev; fs = fs->next)
+		;
+	pthread_mutex_unlock(&be->lock);
+	if (fs || !S_ISDIR(st->st_mode))
+		return fs;
+
+	nfs = calloc(1, sizeof(*nfs));
+	h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
+	if (!nfs || !h)
+		goto out_free;
+	nfs->dev = st->st_dev;
+	nfs->mount_fd = -1;
+	h->handle_bytes = MAX_HANDLE_SZ;
+	if (!be->no_handles && name_to_handle_at(fd, "", h, &mid, AT_EMPTY_PATH) == 0) {
+		pt_proc_path(path, fd);
+		mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd >= 0) {
+			int probe = open_by_handle_at(mfd, h, O_PATH | O_CLOEXEC);
+
+			if (probe >= 0) {
+				close(probe);
+				nfs->mount_fd = mfd;
+				mfd = -1;
+			}
+		}
+	}
+	free(h);
+	h = NULL;
+
+	pthread_mutex_lock(&be->lock);
+	for (fs = be->fs_list; fs && fs->dev != st->st_dev; fs = fs->next)
+		;
+	if (!fs) {
+		nfs->next = be->fs_list;
+		be->fs_list = nfs;
+		fs = nfs;
+		nfs = NULL;
+		vlog(VLOG_INFO, "passthrough %s: filesystem %u:%u uses %s", be->source,
+		     major(st->st_dev), minor(st->st_dev),
+		     fs->mount_fd >= 0 ? "handles" : "pinned fds");
+	}
+	pthread_mutex_unlock(&be->lock);
+	if (nfs && nfs->mount_fd >= 0)
+		close(nfs->mount_fd); /* lost a race: the other thread's entry stands */
+	if (mfd >= 0)
+		close(mfd);
+out_free:
+	free(h);
+	free(nfs);
+	return fs;
+}
+
+static bool handles_equal(const struct file_handle *a, const struct file_handle *b)
+{
+	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
+	       memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
+}
+
+/* A fresh handle for fd, or NULL with *err = 0 when the filesystem has none. */
+static struct file_handle *handle_of(int fd, int *err)
+{
+	struct file_handle *h = malloc(sizeof(*h) + MAX_HANDLE_SZ), *small;
+	int mid;
+
+	*err = 0;
+	if (!h) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	h->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(fd, "", h, &mid, AT_EMPTY_PATH) < 0) {
+		if (errno != EOPNOTSUPP && errno != ENOTSUP)
+			*err = -errno;
+		free(h);
+		return NULL;
+	}
+	small = realloc(h, sizeof(*h) + h->handle_bytes);
+	return small ? small : h;
+}
+
+int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st, uint64_t *ino)
+{
+	struct file_handle *h = NULL;
+	int fds[2] = { -1, -1 };
+	struct pt_inode *i, *old_free = NULL;
+	int pfd = own ? fd : -1; /* the O_PATH fd we may keep */
+	int err = 0, spare = -1;
+	struct pt_fs *fs;
+
+	fs = pt_fs_get(be, fd, st);
+	if (fs && fs->mount_fd >= 0) {
+		h = handle_of(fd, &err);
+		if (err)
+			goto out_close;
+	}
+	if (!h && pfd < 0) {
+		/* Pinned mode needs an O_PATH fd of its own for the caller's I/O fd. */
+		char path[PT_PROC_FD_LEN];
+
+		pt_proc_path(path, fd);
+		pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd < 0) {
+			err = -errno;
+			goto out_close;
+		}
+	}
+
+	pthread_mutex_lock(&be->lock);
+	i = find_key_locked(be, st->st_dev, st->st_ino);
+	if (i && i->hint) {
+		/* A number readdir showed becomes a real inode: d_ino stays right. */
+		pt_list_del(&i->link);
+		be->nhints--;
+		be->ninodes++;
+		i->hint = false;
+		goto fill;
+	}
+	if (i) {
+		/*
+		 * Same object when the type agrees and either an fd of ours keeps the
+		 * old object alive (its number cannot be reused meanwhile) or the
+		 * handles (which carry the generation) agree.
+		 */
+		bool same = (i->type == (st->st_mode & S_IFMT)) &&
+			    (i->pinned_fd >= 0 || i->cfd >= 0 || !i->handle || !h ||
+			     handles_equal(i->handle, h));
+
+		if (same) {
+			i->nlookup++;
+			if (i->pinned_fd < 0 && i->cfd < 0 && i->handle)
+				spare = pt_fdcache_donate_locked(be, i, pfd);
+			else
+				spare = pfd;
+			pfd = -1;
+			*ino = i->ino;
+			pthread_mutex_unlock(&be->lock);
+			goto out_close; /* err == 0 */
+		}
+		/* The host reused the number for a new object: the old inode keeps its
+		 * ino until the kernel forgets it, the key now names the new one. */
+		table_remove(&be->by_key, i, true);
+		i->hashed_key = false;
+		if (inode_unused(be, i)) {
+			inode_unhash_locked(be, i, fds);
+			old_free = i;
+		}
+	}
+	i = inode_alloc_locked(be, st->st_dev, st->st_ino);
+	if (!i) {
+		pthread_mutex_unlock(&be->lock);
+		err = -ENOMEM;
+		goto out_close;
+	}
+	be->ninodes++;
+fill:
+	i->type = st->st_mode & S_IFMT;
+	i->fs = fs;
+	free(i->handle);
+	i->handle = h;
+	if (h) {
+		spare = pt_fdcache_donate_locked(be, i, pfd);
+	} else {
+		i->pinned_fd = pfd;
+		be->npinned++;
+	}
+	h = NULL;
+	pfd = -1;
+	i->nlookup = 1;
+	*ino = i->ino;
+	pthread_mutex_unlock(&be->lock);
+out_close:
+	if (old_free)
+		inode_free(old_free, fds);
+	if (spare >= 0)
+		close(spare);
+	if (pfd >= 0)
+		close(pfd);
+	free(h);
+	return err;
+}
+
+uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino)
+{
+	int fds[2] = { -1, -1 };
+	struct pt_inode *i, *victim = NULL;
+	uint64_t ino = 0;
+
+	pthread_mutex_lock(&be->lock);
+	i = find_key_locked(be, dev, hino);
+	if (i) {
+		ino = i->ino;
+		goto out_unlock;
+	}
+	if (be->nhints >= be->hint_max) {
+		/* The oldest hint goes: the kernel never held it as a node. */
+		victim =
+		    (struct pt_inode *)((char *)be->hints.prev - offsetof(struct pt_inode, link));
+		inode_unhash_locked(be, victim, fds);
+	}
+	i = inode_alloc_locked(be, dev, hino);
+	if (!i)
+		goto out_unlock;
+	i->hint = true;
+	pt_list_add(&be->hints, &i->link);
+	be->nhints++;
+	ino = i->ino;
+out_unlock:
+	pthread_mutex_unlock(&be->lock);
+	inode_free(victim, fds);
+	return ino;
+}
+
+int pt_inode_make_root(struct backend *be, int fd, const struct stat *st)
+{
+	struct pt_inode *i;
+	struct pt_fs *fs = pt_fs_get(be, fd, st);
+
+	pthread_mutex_lock(&be->lock);
+	assert(be->next_ino == BACKEND_ROOT_INO);
+	i = inode_alloc_locked(be, st->st_dev, st->st_ino);
+	if (i) {
+		i->type = S_IFDIR;
+		i->fs = fs;
+		i->pinned_fd = fd; /* the root always keeps its fd: ".." checks, statfs */
+		i->nlookup = 1;
+		be->npinned++;
+		be->ninodes++;
+		be->root = i;
+	}
+	pthread_mutex_unlock(&be->lock);
+	return i ? 0 : -ENOMEM;
+}
+
+void pt_inodes_fini(struct backend *be)
+{
+	for (size_t b = 0; be->by_ino.b && b <= be->by_ino.mask; b++) {
+		struct pt_inode *i = be->by_ino.b[b], *next;
+
+		for (; i; i = next) {
+			next = i->next_ino;
+			if (i->cfd >= 0)
+				close(i->cfd);
+			if (i->pinned_fd >= 0)
+				close(i->pinned_fd);
+			free(i->handle);
+			free(i);
+		}
+	}
+	free(be->by_ino.b);
+	free(be->by_key.b);
+	be->by_ino.b = be->by_key.b = NULL;
+	while (be->fs_list) {
+		struct pt_fs *fs = be->fs_list;
+
+		be->fs_list = fs->next;
+		if (fs->mount_fd >= 0)
+			close(fs->mount_fd);
+		free(fs);
+	}
+}

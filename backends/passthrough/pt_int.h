@@ -1,0 +1,226 @@
+/*
+ * backends/passthrough/pt_int.h - private to the passthrough backend.
+ *
+ * Identifiers, and why each mapping exists:
+ *   ino        our inode number, handed to vfs: a monotonic counter from 1 (the
+ *              source root), never reused within one backend, so the kernel
+ *              never sees one number name two objects.
+ *   (dev,hino) the host's st_dev/st_ino: how we recognise that a name leads to
+ *              an object we already know (hard links share one ino). Host
+ *              numbers are reused after a delete, so a match is only trusted
+ *              when the file handles agree too (the handle carries the
+ *              generation), or when we hold an fd that keeps the old object alive.
+ *   handle     the kernel file handle (name_to_handle_at): names the object
+ *              without holding an fd, so fd use does not grow with the number
+ *              of inodes the kernel remembers. Reopened with open_by_handle_at
+ *              against the filesystem's mount fd when the fd cache misses.
+ *   O_PATH fd  what every *at() call is made relative to; from the bounded LRU
+ *              cache (handle mode), or held for the inode's life ("pinned fds"
+ *              mode, for filesystems without handles, and the root).
+ *   hint       an ino given out only as a plain READDIR d_ino (no handle, no
+ *              fd, no kernel reference), so that d_ino equals what a later
+ *              lookup returns; a lookup turns it into a real inode. At most
+ *              be->hint_max are kept (oldest dropped; the kernel never held them).
+ *   fh         an open file or directory: the real host fd, checked against the
+ *              set of fds this backend handed out before use.
+ *
+ * Locking: be->lock guards the tables, the counts and the fd cache. It is never
+ * held across a host call that can block (open_by_handle_at, close of an fd
+ * that may be the last reference of an unlinked file, I/O).
+ */
+#ifndef VFSMUX_PT_INT_H
+#define VFSMUX_PT_INT_H
+
+#include "config/config.h"
+#include "vfs/backend.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define PT_DEFAULT_FD_CACHE 1024
+#define PT_MIN_HINTS	    4096
+#define PT_DIR_LOCKS	    64
+#define PT_PROC_FD_LEN	    32 /* "/proc/self/fd/" + an int */
+
+/* Intrusive doubly linked list (LRU of cached fds, FIFO of hints). */
+struct pt_list {
+	struct pt_list *prev, *next;
+};
+
+/* One source filesystem (st_dev) met under the source. */
+struct pt_fs {
+	dev_t dev;
+	int mount_fd; /* O_RDONLY|O_DIRECTORY anchor for open_by_handle_at (an O_PATH
+		       * one gives EBADF); -1: no handles here, inodes pin their fds */
+	struct pt_fs *next;
+};
+
+struct pt_inode {
+	uint64_t ino; /* immutable */
+	dev_t dev;    /* immutable */
+	ino_t hino;   /* immutable */
+	mode_t type;  /* S_IFMT bits; set once (a hint gets it at conversion) */
+	struct pt_fs *fs;
+	struct file_handle *handle; /* NULL: pinned_fd names the object (or a hint) */
+	int pinned_fd;		    /* O_PATH fd for the inode's life, or -1 */
+
+	/* be->lock. The inode is freed when nlookup == 0 && refs == 0 (never the
+	 * root). nlookup: +1 per entry reply, -n per forget, clamped at 0.
+	 * refs: ops in flight (pt_inode_get/put). */
+	uint64_t nlookup;
+	uint32_t refs;
+	bool hint;	 /* readdir-only number: no handle, no fd, refs == nlookup == 0 */
+	bool hashed_key; /* in the (dev, hino) table; false once replaced by a newer object */
+
+	/* fd cache, be->lock. cfd >= 0 only in handle mode. The inode is on
+	 * be->lru exactly when cfd >= 0 && pins == 0; eviction closes only those. */
+	int cfd;
+	uint32_t pins;
+	struct pt_list link; /* be->lru, or be->hints for a hint */
+
+	struct pt_inode *next_ino, *next_key; /* hash chains */
+};
+
+struct pt_table {
+	struct pt_inode **b;
+	size_t mask; /* buckets - 1, a power of two minus one */
+	size_t n;
+};
+
+struct backend {
+	char *source;
+	bool readonly, allow_devices;
+	bool as_root;	 /* geteuid() == 0 at create: switch fsuid around creating calls */
+	bool handles;	 /* the root's filesystem uses file handles */
+	bool no_handles; /* test knob: act as if no filesystem had handles */
+
+	pthread_mutex_t lock; /* see the top of this file */
+	struct pt_inode *root;
+	uint64_t next_ino;
+	struct pt_table by_ino, by_key;
+	size_t ninodes, npinned;
+	struct pt_fs *fs_list;
+
+	struct pt_list lru; /* head = most recently used */
+	size_t ncached, cache_max;
+	uint64_t hits, misses, evictions;
+
+	struct pt_list hints; /* head = newest */
+	size_t nhints, hint_max;
+
+	/* Open file/dir fds this backend issued as fh; bit set = ours. */
+	_Atomic uint64_t *fh_bits;
+	size_t fh_nbits;
+	pthread_mutex_t dir_locks[PT_DIR_LOCKS]; /* lseek+getdents on one dir fh */
+};
+
+/* pt_inode.c: the inode map. */
+int pt_table_init(struct pt_table *t);
+void pt_inodes_fini(struct backend *be);
+/* Referenced inode for ino (not a hint), or NULL. Release with pt_inode_put. */
+struct pt_inode *pt_inode_get(struct backend *be, uint64_t ino);
+void pt_inode_put(struct backend *be, struct pt_inode *inode); /* NULL is a no-op */
+/*
+ * Find or make the inode for the object open at fd (stat in st) and add one
+ * lookup. own: fd is an O_PATH fd whose ownership passes to the map (closed,
+ * cached or pinned), on failure too; otherwise the caller keeps fd.
+ */
+int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st, uint64_t *ino);
+/* +1 lookup on an inode the caller holds a reference to. */
+void pt_inode_ref_lookup(struct backend *be, struct pt_inode *inode);
+void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n);
+/* The ino a directory entry shows as d_ino: a known inode's, else a hint. 0 on ENOMEM. */
+uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino);
+/* Root inode with its pinned fd; called once by create. Takes ownership of fd. */
+int pt_inode_make_root(struct backend *be, int fd, const struct stat *st);
+/* The pt_fs for dev (made from fd when fd is a directory), or NULL. */
+struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st);
+void pt_list_del(struct pt_list *e);
+void pt_list_add(struct pt_list *head, struct pt_list *e);
+
+/* pt_fdcache.c: the O_PATH fd of an inode, pinned while in use. */
+int pt_fd_get(struct backend *be, struct pt_inode *inode, int *fd);
+void pt_fd_put(struct backend *be, struct pt_inode *inode);
+/* Offer a fresh O_PATH fd to the cache; returns an fd the caller must close, or -1. */
+int pt_fdcache_donate_locked(struct backend *be, struct pt_inode *inode, int fd);
+/* Remove inode's cached fd (it must be unpinned); returns it for closing, or -1. */
+int pt_fdcache_drop_locked(struct backend *be, struct pt_inode *inode);
+/* Open the object for I/O (flags as open(2), no O_CREAT); the type was checked. */
+int pt_inode_reopen(struct backend *be, struct pt_inode *inode, int flags);
+
+/* pt_cred.c: act as the caller around a creating call. */
+struct pt_cred {
+	bool fs_switched;
+	bool groups_switched;
+	uint32_t old_uid, old_gid;
+	int ngroups;
+	gid_t groups[32];
+};
+int pt_cred_enter(const struct backend *be, const struct op_ctx *ctx, struct pt_cred *saved);
+void pt_cred_leave(struct pt_cred *saved);
+
+/* pt_file.c: fh bookkeeping. */
+int pt_fh_add(struct backend *be, int fd);		/* 0, or -EMFILE (fd closed) */
+int pt_fh_fd(struct backend *be, uint64_t fh, int *fd); /* 0 or -EBADF */
+void pt_fh_del(struct backend *be, int fd);
+
+/* Validation shared by ops. */
+int pt_check_name(const char *name); /* 0, -EINVAL, -ENAMETOOLONG */
+void pt_proc_path(char buf[PT_PROC_FD_LEN], int fd);
+
+/* The ops, defined across the files. */
+int pt_getattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, bool has_fh, uint64_t fh,
+	       struct stat *out);
+int pt_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
+	       const struct vfs_setattr *in, struct stat *out);
+int pt_statfs(struct backend *be, uint64_t ino, struct statvfs *out);
+int pt_access(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int mask);
+int pt_setxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,
+		const void *value, size_t size, int flags);
+ssize_t pt_getxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,
+		    void *buf, size_t size);
+ssize_t pt_listxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, char *buf,
+		     size_t size);
+int pt_removexattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name);
+
+int pt_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
+	    struct vfs_open *out);
+ssize_t pt_read(struct backend *be, uint64_t ino, uint64_t fh, void *buf, size_t size, off_t off);
+ssize_t pt_write(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
+		 const void *buf, size_t size, off_t off, int open_flags);
+int pt_flush(struct backend *be, uint64_t ino, uint64_t fh, uint64_t lock_owner);
+void pt_release(struct backend *be, uint64_t ino, uint64_t fh, int flags);
+int pt_fsync(struct backend *be, uint64_t ino, uint64_t fh, bool datasync);
+int pt_opendir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
+	       struct vfs_open *out);
+int pt_readdir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
+	       uint64_t off, struct vfs_dirbuf *db);
+void pt_releasedir(struct backend *be, uint64_t ino, uint64_t fh);
+int pt_fsyncdir(struct backend *be, uint64_t ino, uint64_t fh, bool datasync);
+int pt_fallocate(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh, int mode,
+		 off_t off, off_t len);
+off_t pt_lseek(struct backend *be, uint64_t ino, uint64_t fh, off_t off, int whence);
+ssize_t pt_copy_file_range(struct backend *be, const struct op_ctx *ctx, uint64_t ino_in,
+			   uint64_t fh_in, off_t off_in, uint64_t ino_out, uint64_t fh_out,
+			   off_t off_out, size_t len, unsigned flags);
+
+int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent, const char *name,
+		   mode_t mode, int flags, struct vfs_entry *out, struct vfs_open *oout);
+
+/* An inode referenced and its O_PATH fd pinned, for the length of an op. */
+struct pt_held {
+	struct pt_inode *inode;
+	int fd;
+};
+int pt_hold(struct backend *be, uint64_t ino, struct pt_held *h); /* 0, -ESTALE or -errno */
+void pt_unhold(struct backend *be, struct pt_held *h);		  /* after a failed hold: no-op */
+
+/* passthrough.c: name lookup relative to an open directory (dirfd of dir). */
+int pt_lookup_at(struct backend *be, int dirfd, const char *name, struct vfs_entry *out);
+
+#endif
