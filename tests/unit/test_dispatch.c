@@ -1,0 +1,609 @@
+/*
+ * tests/unit/test_dispatch.c - the dispatcher fed raw FUSE request bytes, no mount.
+ *
+ * A session with no fd records every reply through its writer; each test
+ * builds requests byte by byte as the kernel would and checks the reply bytes.
+ * The vfs behind it is real: a pseudofs with a memfs at /a/b and one at /c.
+ */
+#include "config/config.h"
+#include "server/fuse_kernel.h"
+#include "server/session.h"
+#include "testlib.h"
+#include "vfs/vfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_REPLIES 16
+
+struct captured {
+	struct fuse_out_header hdr;
+	uint8_t data[65536];
+	size_t datalen;
+};
+
+static struct captured cap[MAX_REPLIES];
+static size_t ncap;
+static struct vfsmux_config cfg;
+static struct mount_config mounts[2];
+static struct vfs *vfs;
+static struct session *se;
+static uint64_t next_unique = 1;
+
+static int capture(void *data, const struct iovec *iov, int iovcnt)
+{
+	uint8_t all[sizeof(struct fuse_out_header) + sizeof(cap[0].data)];
+	size_t len = 0;
+
+	(void)data;
+	ck_assert_uint_lt(ncap, MAX_REPLIES);
+	for (int i = 0; i < iovcnt; i++) {
+		ck_assert_uint_le(len + iov[i].iov_len, sizeof(all));
+		memcpy(all + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	ck_assert_uint_ge(len, sizeof(struct fuse_out_header));
+	memcpy(&cap[ncap].hdr, all, sizeof(cap[ncap].hdr));
+	/* What the kernel checks first: the header's len is exactly what was written. */
+	ck_assert_uint_eq(cap[ncap].hdr.len, len);
+	cap[ncap].datalen = len - sizeof(struct fuse_out_header);
+	memcpy(cap[ncap].data, all + sizeof(struct fuse_out_header), cap[ncap].datalen);
+	ncap++;
+	return 0;
+}
+
+/* Build a request: header, then `arg` (arglen bytes). Returns its length. */
+static size_t build(uint8_t *buf, size_t size, uint32_t opcode, uint64_t nodeid, const void *arg,
+		    size_t arglen)
+{
+	struct fuse_in_header h = { 0 };
+
+	ck_assert_uint_le(sizeof(h) + arglen, size);
+	h.len = (uint32_t)(sizeof(h) + arglen);
+	h.opcode = opcode;
+	h.unique = next_unique++;
+	h.nodeid = nodeid;
+	h.uid = 0;
+	h.gid = 0;
+	h.pid = 1;
+	memcpy(buf, &h, sizeof(h));
+	if (arglen)
+		memcpy(buf + sizeof(h), arg, arglen);
+	return h.len;
+}
+
+static const struct captured *send_req(uint32_t opcode, uint64_t nodeid, const void *arg,
+				       size_t arglen)
+{
+	uint8_t buf[8192];
+	size_t before = ncap;
+	size_t len = build(buf, sizeof(buf), opcode, nodeid, arg, arglen);
+
+	session_process(se, buf, len);
+	return ncap > before ? &cap[ncap - 1] : NULL;
+}
+
+static void do_init(void)
+{
+	struct fuse_init_in in = { 0 };
+	const struct captured *r;
+
+	in.major = 7;
+	in.minor = 41;
+	in.max_readahead = 131072;
+	in.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT |
+		   FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
+	in.flags2 = (uint32_t)(FUSE_CREATE_SUPP_GROUP >> 32);
+	r = send_req(FUSE_INIT, 0, &in, sizeof(in));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->hdr.error, 0);
+}
+
+static void setup(void)
+{
+	struct session_opts so = {
+		.threads = 1, .max_threads = 1, .max_write = 131072, .ready_fd = -1
+	};
+	char err[256];
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(mounts, 0, sizeof(mounts));
+	cfg.file = (char *)"test.yaml";
+	cfg.timeouts = (struct config_timeouts){ 1.0, 1.0, 0.0 };
+	cfg.pseudofs = (struct config_pseudofs){ 0755, 0, 0 };
+	mounts[0].path = (char *)"/a/b";
+	mounts[1].path = (char *)"/c";
+	for (int i = 0; i < 2; i++) {
+		mounts[i].type = (char *)"memfs";
+		mounts[i].timeouts = cfg.timeouts;
+		mounts[i].root_mode = 0755;
+	}
+	cfg.mounts = mounts;
+	cfg.nmounts = 2;
+	ncap = 0;
+	ck_assert_int_eq(vfs_create(&cfg, &vfs, err, sizeof(err)), 0);
+	ck_assert_int_eq(session_create(vfs, -1, &so, &se), 0);
+	session_set_writer(se, capture, NULL);
+}
+
+static void teardown(void)
+{
+	session_destroy(se);
+	vfs_destroy(vfs);
+}
+
+START_TEST(init_negotiates_only_offered_flags)
+{
+	struct fuse_init_out out;
+
+	do_init();
+	ck_assert_uint_eq(ncap, 1);
+	ck_assert_uint_eq(cap[0].datalen, sizeof(out));
+	memcpy(&out, cap[0].data, sizeof(out));
+	ck_assert_uint_eq(out.major, 7);
+	ck_assert_uint_eq(out.minor, VFSMUX_FUSE_MINOR);
+	ck_assert(out.flags & FUSE_DO_READDIRPLUS);
+	ck_assert(out.flags & FUSE_MAX_PAGES);
+	/* Offered but not wanted: the kernel keeps locks itself (DESIGN §7). */
+	ck_assert(!(out.flags & FUSE_POSIX_LOCKS));
+	ck_assert(!(out.flags & FUSE_FLOCK_LOCKS));
+	/* Wanted but not offered. */
+	ck_assert(!(out.flags & FUSE_ATOMIC_O_TRUNC));
+	ck_assert(!(out.flags & FUSE_WRITEBACK_CACHE));
+	ck_assert_uint_eq(out.flags2, (uint32_t)(FUSE_CREATE_SUPP_GROUP >> 32));
+	ck_assert_uint_eq(out.max_write, 131072);
+	ck_assert_uint_eq(out.max_pages, 32);
+}
+END_TEST
+
+START_TEST(request_before_init_gets_eio)
+{
+	const struct captured *r =
+	    send_req(FUSE_GETATTR, FUSE_ROOT_ID, &(struct fuse_getattr_in){ 0 },
+		     sizeof(struct fuse_getattr_in));
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->hdr.error, -EIO);
+}
+END_TEST
+
+START_TEST(second_init_is_refused)
+{
+	struct fuse_init_in in = { .major = 7, .minor = 38 };
+	const struct captured *r;
+
+	do_init();
+	r = send_req(FUSE_INIT, 0, &in, sizeof(in));
+	ck_assert_int_eq(r->hdr.error, -EIO);
+}
+END_TEST
+
+START_TEST(newer_major_gets_version_only)
+{
+	struct fuse_init_in in = { .major = 8, .minor = 0 };
+	const struct captured *r = send_req(FUSE_INIT, 0, &in, sizeof(in));
+
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, FUSE_COMPAT_INIT_OUT_SIZE);
+}
+END_TEST
+
+START_TEST(unknown_opcode_gets_enosys)
+{
+	const struct captured *r;
+
+	do_init();
+	r = send_req(9999, FUSE_ROOT_ID, NULL, 0);
+	ck_assert_int_eq(r->hdr.error, -ENOSYS);
+	r = send_req(FUSE_SETLKW, FUSE_ROOT_ID, NULL, 0);
+	ck_assert_int_eq(r->hdr.error, -ENOSYS);
+}
+END_TEST
+
+START_TEST(short_header_is_dropped)
+{
+	uint8_t buf[8] = { 0 };
+
+	do_init();
+	session_process(se, buf, sizeof(buf));
+	ck_assert_uint_eq(ncap, 1); /* only INIT's reply */
+}
+END_TEST
+
+START_TEST(len_mismatch_gets_einval)
+{
+	uint8_t buf[128];
+	size_t len;
+	struct fuse_in_header h;
+
+	do_init();
+	len = build(buf, sizeof(buf), FUSE_LOOKUP, FUSE_ROOT_ID, "a", 2);
+	memcpy(&h, buf, sizeof(h));
+	h.len += 10; /* claims more than was read */
+	memcpy(buf, &h, sizeof(h));
+	session_process(se, buf, len);
+	ck_assert_int_eq(cap[ncap - 1].hdr.error, -EINVAL);
+	ck_assert_uint_eq(cap[ncap - 1].hdr.unique, h.unique);
+	ck_assert_uint_eq(cap[ncap - 1].datalen, 0);
+}
+END_TEST
+
+START_TEST(short_fixed_args_get_einval)
+{
+	const struct captured *r;
+
+	do_init();
+	r = send_req(FUSE_GETATTR, FUSE_ROOT_ID, "x", 1);
+	ck_assert_int_eq(r->hdr.error, -EINVAL);
+	r = send_req(FUSE_READ, FUSE_ROOT_ID, NULL, 0);
+	ck_assert_int_eq(r->hdr.error, -EINVAL);
+}
+END_TEST
+
+START_TEST(lookup_with_unterminated_name_replies_einval)
+{
+	const struct captured *r;
+
+	do_init();
+	r = send_req(FUSE_LOOKUP, FUSE_ROOT_ID, "abc", 3);
+	ck_assert_int_eq(r->hdr.error, -EINVAL);
+	ck_assert_uint_eq(r->hdr.len, sizeof(struct fuse_out_header));
+}
+END_TEST
+
+START_TEST(lookup_names_are_checked)
+{
+	char longname[300];
+	const struct captured *r;
+
+	do_init();
+	r = send_req(FUSE_LOOKUP, FUSE_ROOT_ID, "", 1);
+	ck_assert_int_eq(r->hdr.error, -EINVAL);
+	r = send_req(FUSE_LOOKUP, FUSE_ROOT_ID, "a/b", 4);
+	ck_assert_int_eq(r->hdr.error, -EINVAL);
+	memset(longname, 'x', sizeof(longname));
+	longname[sizeof(longname) - 1] = '\0';
+	r = send_req(FUSE_LOOKUP, FUSE_ROOT_ID, longname, sizeof(longname));
+	ck_assert_int_eq(r->hdr.error, -ENAMETOOLONG);
+	r = send_req(FUSE_LOOKUP, FUSE_ROOT_ID, "nosuch", 7);
+	ck_assert_int_eq(r->hdr.error, -ENOENT);
+}
+END_TEST
+
+static struct fuse_entry_out lookup_ok(uint64_t parent, const char *name)
+{
+	struct fuse_entry_out eo;
+	const struct captured *r = send_req(FUSE_LOOKUP, parent, name, strlen(name) + 1);
+
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, sizeof(eo));
+	memcpy(&eo, r->data, sizeof(eo));
+	return eo;
+}
+
+START_TEST(lookup_and_getattr_agree_on_st_ino)
+{
+	struct fuse_entry_out a, b, c;
+	struct fuse_attr_out ao;
+	const struct captured *r;
+
+	do_init();
+	a = lookup_ok(FUSE_ROOT_ID, "a");
+	ck_assert_uint_eq(vfs_nodeid_index(a.nodeid), 0); /* a pseudo directory */
+	ck_assert_uint_eq(a.attr.ino, a.nodeid);
+	ck_assert(S_ISDIR(a.attr.mode));
+	b = lookup_ok(a.nodeid, "b");
+	ck_assert_uint_eq(b.nodeid, vfs_nodeid(1, BACKEND_ROOT_INO)); /* memfs root, index 1 */
+	ck_assert_uint_eq(b.attr.ino, b.nodeid);
+	c = lookup_ok(FUSE_ROOT_ID, "c");
+	ck_assert_uint_eq(c.nodeid, vfs_nodeid(2, BACKEND_ROOT_INO));
+	r = send_req(FUSE_GETATTR, b.nodeid, &(struct fuse_getattr_in){ 0 },
+		     sizeof(struct fuse_getattr_in));
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&ao, r->data, sizeof(ao));
+	ck_assert_uint_eq(ao.attr.ino, b.nodeid);
+	ck_assert_uint_eq(ao.attr_valid, 1);
+}
+END_TEST
+
+START_TEST(getattr_of_unknown_nodeid_is_estale)
+{
+	const struct captured *r;
+
+	do_init();
+	r = send_req(FUSE_GETATTR, vfs_nodeid(77, 5), &(struct fuse_getattr_in){ 0 },
+		     sizeof(struct fuse_getattr_in));
+	ck_assert_int_eq(r->hdr.error, -ESTALE);
+}
+END_TEST
+
+START_TEST(mkdir_in_pseudofs_is_erofs)
+{
+	uint8_t arg[64];
+	struct fuse_mkdir_in in = { .mode = 0755, .umask = 022 };
+	const struct captured *r;
+
+	do_init();
+	memcpy(arg, &in, sizeof(in));
+	memcpy(arg + sizeof(in), "new", 4);
+	r = send_req(FUSE_MKDIR, FUSE_ROOT_ID, arg, sizeof(in) + 4);
+	ck_assert_int_eq(r->hdr.error, -EROFS);
+}
+END_TEST
+
+/* Walk READDIRPLUS reply records; returns how many entries carry a nodeid. */
+static int count_plus(const struct captured *r, uint64_t *c_nodeid)
+{
+	size_t pos = 0;
+	int counted = 0;
+
+	while (pos < r->datalen) {
+		struct fuse_entry_out eo;
+		struct fuse_dirent d;
+		char name[256];
+
+		ck_assert_uint_le(pos + FUSE_NAME_OFFSET_DIRENTPLUS, r->datalen);
+		memcpy(&eo, r->data + pos, sizeof(eo));
+		memcpy(&d, r->data + pos + sizeof(eo), FUSE_NAME_OFFSET);
+		ck_assert_uint_lt(d.namelen, sizeof(name));
+		memcpy(name, r->data + pos + FUSE_NAME_OFFSET_DIRENTPLUS, d.namelen);
+		name[d.namelen] = '\0';
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			ck_assert_uint_eq(eo.nodeid, 0);
+		} else {
+			ck_assert_uint_eq(eo.nodeid, d.ino); /* d_ino == st_ino == nodeid */
+			ck_assert_uint_eq(eo.attr.ino, d.ino);
+			counted++;
+			if (strcmp(name, "c") == 0)
+				*c_nodeid = eo.nodeid;
+		}
+		pos += FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET_DIRENTPLUS + d.namelen);
+	}
+	ck_assert_uint_eq(pos, r->datalen);
+	return counted;
+}
+
+START_TEST(readdirplus_lists_children_with_counted_entries)
+{
+	struct fuse_open_in oin = { .flags = O_RDONLY };
+	struct fuse_open_out oo;
+	struct fuse_read_in rin = { 0 };
+	struct vfs_mount_stats st;
+	const struct captured *r;
+	uint64_t c_nodeid = 0;
+	uint8_t fb[sizeof(struct fuse_forget_in)];
+
+	do_init();
+	r = send_req(FUSE_OPENDIR, FUSE_ROOT_ID, &oin, sizeof(oin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&oo, r->data, sizeof(oo));
+	rin.fh = oo.fh;
+	rin.size = 4096;
+	r = send_req(FUSE_READDIRPLUS, FUSE_ROOT_ID, &rin, sizeof(rin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_int_eq(count_plus(r, &c_nodeid), 2); /* a, c */
+	ck_assert_uint_eq(c_nodeid, vfs_nodeid(2, BACKEND_ROOT_INO));
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.lookups, 1);
+
+	/* FORGET gets no reply and returns the reference. */
+	memcpy(fb, &(struct fuse_forget_in){ .nlookup = 1 }, sizeof(fb));
+	ck_assert_ptr_null(send_req(FUSE_FORGET, c_nodeid, fb, sizeof(fb)) == &cap[ncap - 1] &&
+				   cap[ncap - 1].hdr.unique == next_unique - 1
+			       ? &cap[ncap - 1]
+			       : NULL);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.lookups, 0);
+
+	/* Resuming from the last offset lists nothing more. */
+	r = send_req(FUSE_READDIR, FUSE_ROOT_ID, &rin, sizeof(rin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_gt(r->datalen, 0);
+	r = send_req(FUSE_RELEASEDIR, FUSE_ROOT_ID, &(struct fuse_release_in){ .fh = oo.fh },
+		     sizeof(struct fuse_release_in));
+	ck_assert_int_eq(r->hdr.error, 0);
+}
+END_TEST
+
+START_TEST(forget_and_batch_forget_never_reply)
+{
+	uint8_t arg[sizeof(struct fuse_batch_forget_in) + 2 * sizeof(struct fuse_forget_one)];
+	struct fuse_batch_forget_in bin = { .count = 2 };
+	struct fuse_forget_one one[2] = { { vfs_nodeid(1, 1), 5 }, { vfs_nodeid(9, 9), 1 } };
+	size_t before;
+
+	do_init();
+	before = ncap;
+	memcpy(arg, &bin, sizeof(bin));
+	memcpy(arg + sizeof(bin), one, sizeof(one));
+	send_req(FUSE_BATCH_FORGET, 0, arg, sizeof(arg));
+	/* A count claiming more records than the request holds: still no reply, no crash. */
+	bin.count = 1000;
+	memcpy(arg, &bin, sizeof(bin));
+	send_req(FUSE_BATCH_FORGET, 0, arg, sizeof(arg));
+	send_req(FUSE_FORGET, vfs_nodeid(1, 1), &(struct fuse_forget_in){ .nlookup = 99 },
+		 sizeof(struct fuse_forget_in));
+	send_req(FUSE_FORGET, FUSE_ROOT_ID, NULL, 0); /* too short */
+	send_req(FUSE_INTERRUPT, 0, &(struct fuse_interrupt_in){ .unique = 3 },
+		 sizeof(struct fuse_interrupt_in));
+	ck_assert_uint_eq(ncap, before);
+}
+END_TEST
+
+START_TEST(create_write_read_roundtrip_in_memfs)
+{
+	uint8_t arg[256];
+	struct fuse_create_in cin = { .flags = O_RDWR | O_CREAT, .mode = 0644, .umask = 022 };
+	struct fuse_entry_out eo;
+	struct fuse_open_out oo;
+	struct fuse_write_in win = { 0 };
+	struct fuse_write_out wo;
+	struct fuse_read_in rin = { 0 };
+	const struct captured *r;
+	uint64_t dir = vfs_nodeid(2, BACKEND_ROOT_INO);
+
+	do_init();
+	lookup_ok(FUSE_ROOT_ID, "c");
+	memcpy(arg, &cin, sizeof(cin));
+	memcpy(arg + sizeof(cin), "f", 2);
+	r = send_req(FUSE_CREATE, dir, arg, sizeof(cin) + 2);
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, sizeof(eo) + sizeof(oo));
+	memcpy(&eo, r->data, sizeof(eo));
+	memcpy(&oo, r->data + sizeof(eo), sizeof(oo));
+	ck_assert_uint_eq(vfs_nodeid_index(eo.nodeid), 2);
+	ck_assert(S_ISREG(eo.attr.mode));
+
+	win.fh = oo.fh;
+	win.size = 5;
+	memcpy(arg, &win, sizeof(win));
+	memcpy(arg + sizeof(win), "hello", 5);
+	r = send_req(FUSE_WRITE, eo.nodeid, arg, sizeof(win) + 5);
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&wo, r->data, sizeof(wo));
+	ck_assert_uint_eq(wo.size, 5);
+
+	/* A WRITE whose size exceeds its payload is malformed. */
+	win.size = 500;
+	memcpy(arg, &win, sizeof(win));
+	r = send_req(FUSE_WRITE, eo.nodeid, arg, sizeof(win) + 5);
+	ck_assert_int_eq(r->hdr.error, -EINVAL);
+
+	rin.fh = oo.fh;
+	rin.size = 100;
+	r = send_req(FUSE_READ, eo.nodeid, &rin, sizeof(rin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, 5);
+	ck_assert_mem_eq(r->data, "hello", 5);
+
+	/* More than max_write in one READ is malformed. */
+	rin.size = 1u << 30;
+	r = send_req(FUSE_READ, eo.nodeid, &rin, sizeof(rin));
+	ck_assert_int_eq(r->hdr.error, -EINVAL);
+}
+END_TEST
+
+START_TEST(rename_across_mounts_is_exdev)
+{
+	uint8_t arg[64];
+	struct fuse_rename2_in in = { .newdir = vfs_nodeid(1, BACKEND_ROOT_INO) };
+	struct fuse_mknod_in mn = { .mode = S_IFREG | 0644 };
+	const struct captured *r;
+
+	do_init();
+	lookup_ok(FUSE_ROOT_ID, "c");
+	memcpy(arg, &mn, sizeof(mn));
+	memcpy(arg + sizeof(mn), "f", 2);
+	r = send_req(FUSE_MKNOD, vfs_nodeid(2, BACKEND_ROOT_INO), arg, sizeof(mn) + 2);
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(arg, &in, sizeof(in));
+	memcpy(arg + sizeof(in), "f\0g", 4);
+	r = send_req(FUSE_RENAME2, vfs_nodeid(2, BACKEND_ROOT_INO), arg, sizeof(in) + 4);
+	ck_assert_int_eq(r->hdr.error, -EXDEV);
+	/* Second name missing its NUL. */
+	r = send_req(FUSE_RENAME2, vfs_nodeid(2, BACKEND_ROOT_INO), arg, sizeof(in) + 3);
+	ck_assert_int_eq(r->hdr.error, -EINVAL);
+}
+END_TEST
+
+START_TEST(statfs_and_lseek_never_answer_enosys)
+{
+	struct fuse_lseek_in lin = { .whence = SEEK_DATA };
+	const struct captured *r;
+
+	do_init();
+	r = send_req(FUSE_STATFS, FUSE_ROOT_ID, NULL, 0);
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, sizeof(struct fuse_statfs_out));
+	r = send_req(FUSE_LSEEK, FUSE_ROOT_ID, &lin, sizeof(lin));
+	ck_assert_int_ne(r->hdr.error, -ENOSYS);
+	r = send_req(FUSE_TMPFILE, FUSE_ROOT_ID, &(struct fuse_create_in){ 0 },
+		     sizeof(struct fuse_create_in));
+	ck_assert_int_ne(r->hdr.error, -ENOSYS);
+}
+END_TEST
+
+START_TEST(malformed_extensions_get_einval)
+{
+	uint8_t buf[128];
+	struct fuse_in_header h;
+	size_t len;
+
+	do_init();
+	len =
+	    build(buf, sizeof(buf), FUSE_LOOKUP, FUSE_ROOT_ID, "a\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+	memcpy(&h, buf, sizeof(h));
+	h.total_extlen = 1; /* 8 bytes of zeros: an extension of size 0 */
+	memcpy(buf, &h, sizeof(h));
+	session_process(se, buf, len);
+	ck_assert_int_eq(cap[ncap - 1].hdr.error, -EINVAL);
+	h.total_extlen = 100; /* more than the request */
+	memcpy(buf, &h, sizeof(h));
+	session_process(se, buf, len);
+	ck_assert_int_eq(cap[ncap - 1].hdr.error, -EINVAL);
+}
+END_TEST
+
+/* Random bytes after a valid header never crash a worker and always get one reply. */
+START_TEST(random_payloads_get_exactly_one_reply)
+{
+	uint8_t arg[512];
+	unsigned seed = 12345;
+
+	do_init();
+	for (uint32_t op = 1; op <= 53; op++) {
+		if (op == FUSE_INIT || op == FUSE_FORGET || op == FUSE_BATCH_FORGET ||
+		    op == FUSE_INTERRUPT)
+			continue;
+		for (int i = 0; i < 20; i++) {
+			size_t n = (size_t)rand_r(&seed) % sizeof(arg);
+			size_t before = ncap;
+
+			for (size_t k = 0; k < n; k++)
+				arg[k] = (uint8_t)rand_r(&seed);
+			send_req(op, (i & 1) ? FUSE_ROOT_ID : (uint64_t)rand_r(&seed), arg, n);
+			ck_assert_uint_eq(ncap, before + 1);
+			ck_assert_int_le(cap[ncap - 1].hdr.error, 0);
+			ck_assert_int_gt(cap[ncap - 1].hdr.error, -512);
+			ncap = 0;
+		}
+	}
+}
+END_TEST
+
+static Suite *dispatch_suite(void)
+{
+	Suite *s = suite_create("dispatch");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, init_negotiates_only_offered_flags);
+	tcase_add_test(tc, request_before_init_gets_eio);
+	tcase_add_test(tc, second_init_is_refused);
+	tcase_add_test(tc, newer_major_gets_version_only);
+	tcase_add_test(tc, unknown_opcode_gets_enosys);
+	tcase_add_test(tc, short_header_is_dropped);
+	tcase_add_test(tc, len_mismatch_gets_einval);
+	tcase_add_test(tc, short_fixed_args_get_einval);
+	tcase_add_test(tc, lookup_with_unterminated_name_replies_einval);
+	tcase_add_test(tc, lookup_names_are_checked);
+	tcase_add_test(tc, lookup_and_getattr_agree_on_st_ino);
+	tcase_add_test(tc, getattr_of_unknown_nodeid_is_estale);
+	tcase_add_test(tc, mkdir_in_pseudofs_is_erofs);
+	tcase_add_test(tc, readdirplus_lists_children_with_counted_entries);
+	tcase_add_test(tc, forget_and_batch_forget_never_reply);
+	tcase_add_test(tc, create_write_read_roundtrip_in_memfs);
+	tcase_add_test(tc, rename_across_mounts_is_exdev);
+	tcase_add_test(tc, statfs_and_lseek_never_answer_enosys);
+	tcase_add_test(tc, malformed_extensions_get_einval);
+	tcase_add_test(tc, random_payloads_get_exactly_one_reply);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return testlib_run(dispatch_suite());
+}
