@@ -184,10 +184,12 @@ log "results in $OUT"
 log "building vfsmux (release) in $BUILD"
 # werror off: a benchmark must not stop on a warning that only -O3 raises (the
 # warnings still show in build.log, and the debug and ASan builds keep -Werror).
-if [ ! -f "$BUILD/build.ninja" ]; then
-	meson setup "$BUILD" "$REPO" --buildtype=release -Dwerror=false >"$OUT/build.log" 2>&1 ||
-		{ tail -30 "$OUT/build.log" >&2; die "meson setup failed"; }
-fi
+# Always reconfigure: backends/meson.build picks up backend dirs with fs.exists(), which
+# meson does not watch, so a newly merged backend would otherwise be left out.
+reconf=()
+[ -f "$BUILD/build.ninja" ] && reconf=(--reconfigure)
+meson setup "${reconf[@]}" "$BUILD" "$REPO" --buildtype=release -Dwerror=false >"$OUT/build.log" 2>&1 ||
+	{ tail -30 "$OUT/build.log" >&2; die "meson setup failed"; }
 ninja -C "$BUILD" server/vfsmux >>"$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log" >&2; die "vfsmux build failed"; }
 
 log "building libfuse's passthrough_ll example into $TMPD"
@@ -241,6 +243,7 @@ log "dataset: $TREE_ENTRIES entries in tree/, big.bin $(($(stat -c %s "$SRC/big.
 	echo "dataset fs: $(findmnt -n -o FSTYPE,SOURCE -T "$SRC" | tr -s ' ')"
 	echo "RLIMIT_NOFILE: $(ulimit -Sn) soft / $(ulimit -Hn) hard"
 	echo "libfuse: $(pkg-config --modversion fuse3)   fio: $(fio --version)"
+	echo "load average at start: $(cut -d" " -f1-3 /proc/loadavg)"
 	echo "reps: $REPS, random-read seconds: $RAND_SECS, tree entries: $TREE_ENTRIES"
 } | tee "$OUT/machine.txt" >&2
 
@@ -285,7 +288,9 @@ stop_fuse() { # stop the most recently started daemon
 # fsbench LABEL DIR PID [ONLY]: run the shared harness, log, and note EMFILE failures.
 fsbench() {
 	local label=$1 dir=$2 pid=$3 only=${4:-} rss0
-	log "== $label: fsbench on $dir"
+	local load0
+	load0=$(cut -d' ' -f1 /proc/loadavg)
+	log "== $label: fsbench on $dir (load average $load0)"
 	if [ -n "$pid" ]; then
 		rss0=$(vmrss "$pid")
 		[ -n "$rss0" ] && tsv "$label" rss_at_mount "$rss0" kB "" "daemon VmRSS before the walks"
@@ -299,6 +304,8 @@ fsbench() {
 	wait "$CHILD"
 	[ $? = 124 ] && tsv "$label" note - - "" "fsbench stopped after ${SYS_TIMEOUT}s"
 	CHILD=""
+	# The machine may be shared: record how busy it was around this system's run.
+	tsv "$label" loadavg "$load0" "" "$load0,$(cut -d' ' -f1 /proc/loadavg)" "1-min load average before,after"
 	local emfile
 	emfile=$(grep -c 'Too many open files' "$OUT/$label.log")
 	[ "$emfile" -gt 0 ] && tsv "$label" note - - "" \

@@ -163,13 +163,13 @@ def entries_walked(t, label):
 
 
 def memory_table(t, out):
-    labs = [s for s in t.rows if s != NATIVE and (t.get(s, "rss_after_walk") or t.get(s, "mount_time"))]
+    labs = list(t.rows)
     if not labs:
         return
-    out.append("### Daemon memory and mount time\n")
+    out.append("### Daemon memory, mount time, machine load\n")
     out.append("| system | mount time | VmRSS at mount | VmRSS after walks | entries walked | "
-               "VmRSS after / entry | (after − at mount) / entry | VmHWM at end |")
-    out.append("|---" * 8 + "|")
+               "VmRSS after / entry | (after − at mount) / entry | VmHWM at end | load avg before→after |")
+    out.append("|---" * 9 + "|")
     for s in labs:
         n = entries_walked(t, s)
         r0, r1 = t.value(s, "rss_at_mount"), t.value(s, "rss_after_walk")
@@ -181,9 +181,13 @@ def memory_table(t, out):
                 delta = "%.0f B" % ((r1 - r0) * 1024 / n)
         elif not walk_ok:
             per = delta = "walk failed"
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        if t.get(s, "rss_after_walk") is None:
+            per = delta = "—"
+        la = t.get(s, "loadavg")
+        load = la["runs"].replace(",", " → ") if la else "—"
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             s, t.cell(s, "mount_time"), t.cell(s, "rss_at_mount"), t.cell(s, "rss_after_walk"),
-            "{:,}".format(n) if n else "—", per, delta, t.cell(s, "rss_peak")))
+            "{:,}".format(n) if n else "—", per, delta, t.cell(s, "rss_peak"), load))
     out.append("")
 
 
