@@ -273,6 +273,7 @@ start_fuse() {
 	done
 	is_mounted "$mnt" || { log "$label: not mounted after 10 s"; return 1; }
 	t1=$(date +%s.%N)
+	tsv "$label" rss_at_mount "$(vmrss "$DPID")" kB "" "daemon VmRSS once mounted"
 	tsv "$label" mount_time "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" s "" "start until $ready lists"
 	return 0
 }
@@ -293,7 +294,7 @@ fsbench() {
 	log "== $label: fsbench on $dir (load average $load0)"
 	if [ -n "$pid" ]; then
 		rss0=$(vmrss "$pid")
-		[ -n "$rss0" ] && tsv "$label" rss_at_mount "$rss0" kB "" "daemon VmRSS before the walks"
+		[ -n "$rss0" ] && tsv "$label" rss_before_walk "$rss0" kB "" "daemon VmRSS just before the walks"
 	fi
 	# In the background and waited for, so that a signal's trap runs at once.
 	(FSBENCH_LABEL=$label FSBENCH_TSV=$TSV FSBENCH_PID=$pid FSBENCH_REPS=$REPS \

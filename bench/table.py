@@ -167,12 +167,14 @@ def memory_table(t, out):
     if not labs:
         return
     out.append("### Daemon memory, mount time, machine load\n")
-    out.append("| system | mount time | VmRSS at mount | VmRSS after walks | entries walked | "
+    out.append("| system | mount time | VmRSS at mount | VmRSS before walks | VmRSS after walks | entries walked | "
                "VmRSS after / entry | (after − at mount) / entry | VmHWM at end | load avg before→after |")
-    out.append("|---" * 9 + "|")
+    out.append("|---" * 10 + "|")
     for s in labs:
         n = entries_walked(t, s)
         r0, r1 = t.value(s, "rss_at_mount"), t.value(s, "rss_after_walk")
+        if r0 is None:  # older runs recorded only the RSS just before the walks
+            r0 = t.value(s, "rss_before_walk")
         walk_ok = t.value(s, "stat_cold") is not None or t.value(s, "stat_warm") is not None
         per = delta = "—"
         if n and r1 is not None and walk_ok:
@@ -185,8 +187,9 @@ def memory_table(t, out):
             per = delta = "—"
         la = t.get(s, "loadavg")
         load = la["runs"].replace(",", " → ") if la else "—"
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            s, t.cell(s, "mount_time"), t.cell(s, "rss_at_mount"), t.cell(s, "rss_after_walk"),
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            s, t.cell(s, "mount_time"), t.cell(s, "rss_at_mount"), t.cell(s, "rss_before_walk"),
+            t.cell(s, "rss_after_walk"),
             "{:,}".format(n) if n else "—", per, delta, t.cell(s, "rss_peak"), load))
     out.append("")
 
