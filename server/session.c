@@ -213,7 +213,13 @@ static void *worker_main(void *arg)
 			/* ENOENT: the request was aborted while we read it; EINTR: a kick. */
 			if (e == EINTR || e == EAGAIN || e == ENOENT)
 				continue;
-			if (e == ENODEV) {
+			/*
+			 * ENODEV: unmounted and the last file closed. ECONNABORTED: the
+			 * connection was aborted (the kernel says so instead of ENODEV
+			 * when it tore the connection down, e.g. during a lazy umount
+			 * with requests pending). Either way the session is over.
+			 */
+			if (e == ENODEV || e == ECONNABORTED) {
 				/* Every worker sees it; the first one says it. */
 				if (!atomic_load(&se->stopping))
 					vlog(VLOG_INFO, "the kernel ended the connection (unmounted)");

@@ -415,6 +415,10 @@ static int memfs_opendir(struct backend *be, const struct op_ctx *ctx, uint64_t 
 		memset(out, 0, sizeof(*out));
 		out->fh = ino;
 		out->backing_fd = -1;
+		/* Every change comes through the kernel, which drops a cached listing
+		 * itself when it changes the directory: the cache is always right. */
+		out->cache_dir = true;
+		out->keep_cache = true;
 	}
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;

@@ -248,6 +248,8 @@ int memfs_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int f
 	memset(out, 0, sizeof(*out));
 	out->fh = ino;
 	out->backing_fd = -1;
+	/* Data changes only through the kernel's own writes: its pages stay right. */
+	out->keep_cache = true;
 out:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;

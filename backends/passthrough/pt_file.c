@@ -71,6 +71,31 @@ static int check_open_type(const struct backend *be, mode_t type, int flags)
 	return 0;
 }
 
+/*
+ * True when the file has the mtime and size it had at its last open, so the
+ * kernel's cached pages are still right (FOPEN_KEEP_CACHE). Records the
+ * current ones for the next open. A change made outside the mount within one
+ * second of the last open can hide behind an equal coarse mtime; the kernel
+ * also drops pages itself when it sees mtime or size move (AUTO_INVAL_DATA).
+ */
+static bool unchanged_since_last_open(struct backend *be, struct pt_inode *inode, int fd)
+{
+	struct stat st;
+	bool same;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	pthread_mutex_lock(&be->lock);
+	same = inode->opened && inode->open_size == st.st_size &&
+	       inode->open_mtime.tv_sec == st.st_mtim.tv_sec &&
+	       inode->open_mtime.tv_nsec == st.st_mtim.tv_nsec;
+	inode->opened = true;
+	inode->open_size = st.st_size;
+	inode->open_mtime = st.st_mtim;
+	pthread_mutex_unlock(&be->lock);
+	return same;
+}
+
 int pt_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
 	    struct vfs_open *out)
 {
@@ -93,8 +118,10 @@ int pt_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flag
 		goto out_put;
 	}
 	err = pt_fh_add(be, fd);
-	if (!err)
+	if (!err) {
 		fill_open(fd, out);
+		out->keep_cache = unchanged_since_last_open(be, inode, fd);
+	}
 out_put:
 	pt_inode_put(be, inode);
 	return err;
@@ -328,6 +355,13 @@ int pt_opendir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int f
 	if (!err) {
 		fill_open(fd, out);
 		out->backing_fd = -1; /* directories are never passed through */
+		/*
+		 * Let the kernel cache listings: it checks the directory's mtime
+		 * (refreshed per the attr timeout, AUTO_INVAL_DATA) before reusing
+		 * one, and drops it on any change made through the mount.
+		 */
+		out->cache_dir = true;
+		out->keep_cache = true;
 	}
 out_put:
 	pt_inode_put(be, inode);

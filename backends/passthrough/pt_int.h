@@ -83,6 +83,12 @@ struct pt_inode {
 	uint32_t pins;
 	struct pt_list link; /* be->lru, or be->hints for a hint */
 
+	/* be->lock. What the file looked like at its last open: an open that finds
+	 * it unchanged tells the kernel to keep its page cache (FOPEN_KEEP_CACHE). */
+	struct timespec open_mtime;
+	off_t open_size;
+	bool opened;
+
 	struct pt_inode *next_ino, *next_key; /* hash chains */
 };
 

@@ -193,6 +193,24 @@ static void sink_init(struct sink *s, bool plus, size_t limit)
 
 /* ---- tests ---- */
 
+START_TEST(kernel_may_keep_its_caches)
+{
+	struct vfs_open o;
+	uint64_t f, d;
+
+	be = mk_fs(0, 0);
+	f = mkfile(BACKEND_ROOT_INO, "f");
+	d = mkdir_(BACKEND_ROOT_INO, "d");
+	/* Every change passes through the kernel, so its caches are never stale. */
+	ck_assert_int_eq(ops->open(be, &root_ctx, f, O_RDONLY, &o), 0);
+	ck_assert(o.keep_cache);
+	ops->release(be, f, o.fh, O_RDONLY);
+	ck_assert_int_eq(ops->opendir(be, &root_ctx, d, O_RDONLY, &o), 0);
+	ck_assert(o.cache_dir && o.keep_cache);
+	ops->releasedir(be, d, o.fh);
+}
+END_TEST
+
 START_TEST(create_lookup_getattr)
 {
 	struct vfs_entry e;
@@ -1465,6 +1483,7 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, root_options);
 	tcase_add_test(tc, seed_copies_a_tree);
 	tcase_add_test(tc, concurrent_creates_unlinks_writes);
+	tcase_add_test(tc, kernel_may_keep_its_caches);
 	suite_add_tcase(s, tc);
 	return s;
 }

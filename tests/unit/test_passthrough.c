@@ -119,6 +119,41 @@ static struct pt_stats stats(void)
 	return s;
 }
 
+/* ---- kernel cache hints ---- */
+
+START_TEST(keep_cache_only_when_unchanged_since_last_open)
+{
+	struct vfs_open o;
+	struct timespec ts[2] = { { 0, 0 }, { 1000, 0 } };
+	uint64_t ino, dir;
+
+	testlib_write_file(host("k"), "abc", 3);
+	ck_assert_int_eq(mkdir(host("kd"), 0755), 0);
+	ino = lookup_ok(BACKEND_ROOT_INO, "k", NULL);
+	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, ino, O_RDONLY, &o), 0);
+	ck_assert(!o.keep_cache); /* first open: nothing cached can be trusted */
+	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
+	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, ino, O_RDONLY, &o), 0);
+	ck_assert(o.keep_cache);
+	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
+	/* Changed on the host behind the mount's back: size, then mtime alone. */
+	testlib_write_file(host("k"), "abcd", 4);
+	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, ino, O_RDONLY, &o), 0);
+	ck_assert(!o.keep_cache);
+	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
+	ck_assert_int_eq(utimensat(AT_FDCWD, host("k"), ts, 0), 0);
+	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, ino, O_RDONLY, &o), 0);
+	ck_assert(!o.keep_cache);
+	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
+
+	dir = lookup_ok(BACKEND_ROOT_INO, "kd", NULL);
+	ck_assert_int_eq(passthrough_ops.opendir(be, &root_ctx, dir, O_RDONLY, &o), 0);
+	ck_assert(o.cache_dir && o.keep_cache); /* the kernel checks the dir's mtime itself */
+	ck_assert_int_eq(o.backing_fd, -1);
+	passthrough_ops.releasedir(be, dir, o.fh);
+}
+END_TEST
+
 /* ---- inode map ---- */
 
 START_TEST(lookup_gives_own_small_ino_and_attrs)
@@ -1095,6 +1130,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, creates_as_caller_when_root);
 	tcase_add_test(tc, source_removed_gives_host_errors);
 	tcase_add_test(tc, create_reports_bad_source);
+	tcase_add_test(tc, keep_cache_only_when_unchanged_since_last_open);
 }
 
 static Suite *passthrough_suite(void)

@@ -1,0 +1,281 @@
+# shellcheck shell=bash disable=SC2034
+# tests/integration/lib.sh - sourced by every t_*.sh; not run on its own.
+#
+# Gives a test: a private work dir ($WORK, with $MNT as the default mountpoint),
+# daemon start/stop that waits for --ready-fd instead of polling, cleanup that
+# always runs (unmount, kill, remove), named checks that keep going after a
+# failure, and a closing summary. STYLE.md idiom 13.
+#
+# Environment: VFSMUX (path of the built binary; meson sets it),
+# VFSMUX_IT_TIMEOUT (seconds before the watchdog ends a stuck test, default 500),
+# VFSMUX_IT_KEEP=1 keeps the work dir for a look after a failure.
+
+set -u
+set -o pipefail
+
+IT_NAME=$(basename "$0" .sh)
+IT_PASS=0
+IT_FAIL=0
+IT_FAILED=()
+IT_PIDS=()   # daemons we started; killed at exit
+DPID=        # pid of the daemon started last
+
+it_log() { printf '%s: %s\n' "$IT_NAME" "$*"; }
+
+skip() {
+	it_log "SKIP: $*"
+	exit 77
+}
+
+die() {
+	it_log "FATAL: $*"
+	[ -s "${WORK:-/nonexistent}/daemon.log" ] && { echo "--- daemon log (last 40 lines)"; tail -n 40 "$WORK/daemon.log"; }
+	exit 1
+}
+
+[ -n "${VFSMUX:-}" ] || { echo "VFSMUX is not set (meson sets it to the built vfsmux)"; exit 1; }
+[ -x "$VFSMUX" ] || { echo "VFSMUX=$VFSMUX is not an executable"; exit 1; }
+[ -c /dev/fuse ] || skip "/dev/fuse is missing"
+[ "$(id -u)" = 0 ] || skip "needs root (mounts FUSE, checks ownership as other users)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vfsmux-$IT_NAME.XXXXXX") || exit 1
+MNT=$WORK/mnt
+mkdir "$MNT"
+: >"$WORK/daemon.log"
+: >"$WORK/mounts"  # every mountpoint a daemon was asked to use, one a line
+
+# Is DIR a mountpoint right now? (field 5 of mountinfo; our paths need no unescaping)
+is_mounted() {
+	awk -v d="$1" '$5 == d { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+# Is PID a child of this test script? bash reaps exited children by itself, so a
+# pid we started may since name another process: signal only our own children.
+our_child() {
+	[ "$(awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null)" = "$$" ]
+}
+
+# PID is our child and has not exited.
+alive() {
+	our_child "$1" && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+it_cleanup() {
+	local rc=$? p m
+	trap - EXIT INT TERM
+	[ -n "${IT_WATCHDOG:-}" ] && our_child "$IT_WATCHDOG" && kill "$IT_WATCHDOG" 2>/dev/null
+	for p in "${IT_PIDS[@]}"; do
+		our_child "$p" && kill -KILL "$p" 2>/dev/null
+	done
+	while read -r m; do
+		while is_mounted "$m"; do umount -l "$m" 2>/dev/null || break; done
+	done <"$WORK/mounts"
+	for p in "${IT_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	if [ "${VFSMUX_IT_KEEP:-0}" = 1 ]; then
+		it_log "work dir kept: $WORK"
+	else
+		# --one-file-system: never recurse into a mount we failed to detach
+		rm -rf --one-file-system "$WORK"
+	fi
+	exit "$rc"
+}
+trap it_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A FUSE request the daemon never answers blocks the caller, and bash runs traps
+# only between commands, so a stuck test would never reach it_cleanup. The
+# watchdog kills every daemon and detaches every mount; the blocked syscall
+# then fails (ENOTCONN) and the script ends through its EXIT trap.
+(
+	trap - EXIT INT TERM
+	sleep "${VFSMUX_IT_TIMEOUT:-500}"
+	echo "$IT_NAME: watchdog: test ran over ${VFSMUX_IT_TIMEOUT:-500}s; killing daemons" >&2
+	while read -r p; do
+		our_child "$p" && kill -KILL "$p"
+	done <"$WORK/pids"
+	while read -r m; do umount -l "$m" 2>/dev/null; done <"$WORK/mounts"
+	kill -TERM $$ 2>/dev/null
+) </dev/null >/dev/null 2>&1 &
+IT_WATCHDOG=$!
+
+# ---------------------------------------------------------------- checks
+
+it_pass() {
+	IT_PASS=$((IT_PASS + 1))
+	echo "ok - $1"
+}
+
+it_fail() {
+	IT_FAIL=$((IT_FAIL + 1))
+	IT_FAILED+=("$1")
+	echo "not ok - $1${2:+: $2}"
+}
+
+# ok NAME CMD...: CMD succeeds.
+ok() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		it_pass "$name"
+	else
+		it_fail "$name" "'$*' failed (exit $?): $(printf '%s' "$out" | tail -n 5)"
+	fi
+}
+
+# fails NAME TEXT CMD...: CMD fails and its output contains TEXT ("" = any failure).
+fails() {
+	local name=$1 text=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		it_fail "$name" "'$*' succeeded, expected a failure${text:+ with \"$text\"}"
+	elif [ -n "$text" ] && [[ $out != *"$text"* ]]; then
+		it_fail "$name" "'$*' failed (exit $rc) without \"$text\": $(printf '%s' "$out" | tail -n 5)"
+	else
+		it_pass "$name"
+	fi
+}
+
+# eq NAME EXPECTED ACTUAL
+eq() {
+	if [ "$2" = "$3" ]; then
+		it_pass "$1"
+	else
+		it_fail "$1" "expected [$2], got [$3]"
+	fi
+}
+
+# contains NAME HAYSTACK NEEDLE
+contains() {
+	if [[ $2 == *"$3"* ]]; then
+		it_pass "$1"
+	else
+		it_fail "$1" "[$3] not found in [$(printf '%s' "$2" | head -c 600)]"
+	fi
+}
+
+# same_tree NAME A B: two trees with the same names, types, file sizes and contents.
+same_tree() {
+	local name=$1 a=$2 b=$3 d
+	if d=$(diff <(cd "$a" && find . -printf '%y %s %P\n' | LC_ALL=C sort) \
+		<(cd "$b" && find . -printf '%y %s %P\n' | LC_ALL=C sort) 2>&1) &&
+		d=$(diff <(cd "$a" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) \
+			<(cd "$b" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) 2>&1); then
+		it_pass "$name"
+	else
+		it_fail "$name" "trees differ: $(printf '%s' "$d" | head -n 10)"
+	fi
+}
+
+# Ends the test: one line per failed check, then the counts; exit 1 on any failure.
+summary() {
+	local f
+	for f in "${IT_FAILED[@]}"; do
+		echo "FAILED: $f"
+	done
+	echo "$IT_NAME: $IT_PASS passed, $IT_FAIL failed"
+	if [ "$IT_FAIL" -ne 0 ]; then
+		[ -s "$WORK/daemon.log" ] && { echo "--- daemon log (last 40 lines)"; tail -n 40 "$WORK/daemon.log"; }
+		exit 1
+	fi
+	exit 0
+}
+
+# ---------------------------------------------------------------- daemon
+
+# write_config FILE <<EOF ... EOF: a config from stdin.
+write_config() {
+	cat >"$1"
+}
+
+# start_daemon CFG [--mountpoint DIR] [ARGS...]: run the daemon in the background,
+# wait (20 s at most) for "ok" on its --ready-fd; DPID is its pid. Returns 1 with
+# the daemon's answer in READY_STATUS when it did not become ready.
+# Set DAEMON_WRAP (e.g. "prlimit --nofile=4096:4096") to run it under a wrapper
+# that execs it (so the pid stays the daemon's).
+READY_STATUS=
+start_daemon() {
+	local cfg=$1 mp fifo
+	shift
+	local args=("$@")
+	mp=$(mount_arg "$@")
+	[[ " $* " == *" --mountpoint "* ]] || args=(--mountpoint "$mp" "${args[@]}")
+	echo "$mp" >>"$WORK/mounts"
+	fifo=$(mktemp -u "$WORK/ready.XXXXXX")
+	mkfifo "$fifo" || die "mkfifo $fifo"
+	echo "=== $(date +%T) vfsmux run -c $cfg ${args[*]}" >>"$WORK/daemon.log"
+	# shellcheck disable=SC2086
+	${DAEMON_WRAP:-} "$VFSMUX" run -c "$cfg" --ready-fd 3 "${args[@]}" \
+		3>"$fifo" </dev/null >>"$WORK/daemon.log" 2>&1 &
+	DPID=$!
+	IT_PIDS+=("$DPID")
+	echo "$DPID" >>"$WORK/pids"
+	READY_STATUS=
+	# The child opened the write end before exec, so this open does not block;
+	# read gets EOF if the daemon dies without a word, and gives up after 20 s.
+	read -r -t 20 READY_STATUS <"$fifo"
+	rm -f "$fifo"
+	[ "$READY_STATUS" = ok ]
+}
+
+# mount_or_die CFG [ARGS...]: start_daemon, or end the test with the daemon's log.
+mount_or_die() {
+	start_daemon "$@" || die "daemon did not become ready: '${READY_STATUS:-no answer in 20 s}'"
+	is_mounted "$(mount_arg "$@")" || die "daemon said ok but nothing is mounted"
+}
+
+# The --mountpoint in ARGS, else $MNT.
+mount_arg() {
+	local mp=$MNT
+	while [ $# -gt 0 ]; do
+		[ "$1" = --mountpoint ] && mp=$2
+		shift
+	done
+	echo "$mp"
+}
+
+# stop_daemon [PID] [SIGNAL]: signal it (TERM), wait up to 20 s; DAEMON_RC is its exit code.
+DAEMON_RC=
+stop_daemon() {
+	local pid=${1:-$DPID} sig=${2:-TERM} i
+	our_child "$pid" && kill -s "$sig" "$pid" 2>/dev/null
+	for ((i = 0; i < 200; i++)); do
+		alive "$pid" || break # a zombie is reaped by the wait below
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		DAEMON_RC=timeout
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		it_forget_pid "$pid"
+		return 1
+	fi
+	wait "$pid" 2>/dev/null
+	DAEMON_RC=$?
+	it_forget_pid "$pid"
+	return 0
+}
+
+# PID has been reaped: never signal it again (its number may be reused).
+it_forget_pid() {
+	local p keep=()
+	for p in "${IT_PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	IT_PIDS=("${keep[@]}")
+	printf '%s\n' "${IT_PIDS[@]}" >"$WORK/pids"
+}
+
+# names [ls options] DIR: the names ls lists, on one line, space-separated.
+names() {
+	ls "$@" | paste -sd' ' -
+}
+
+# Number of open fds of a process.
+fd_count() {
+	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}

@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# t_basic.sh - the pseudofs tree, the command line, signals and a stale mountpoint.
+# One FUSE mount with a memfs at /a/b, passthroughs at /c and /d/e/f.
+. "$(dirname "$0")/lib.sh"
+
+SRC=$WORK/src
+mkdir -p "$SRC/sub" "$WORK/src2"
+echo hello >"$SRC/hello.txt"
+echo deep >"$SRC/sub/deep.txt"
+echo f >"$WORK/src2/in-f.txt"
+
+CFG=$WORK/basic.yaml
+write_config "$CFG" <<EOF
+mountpoint: $MNT
+# every request reaches the daemon: the parallel stat storm must hit it
+timeouts: {entry: 0, attr: 0, negative: 0}
+mounts:
+  - path: /a/b
+    type: memfs
+    size: 16MiB
+  - path: /c
+    type: passthrough
+    source: $SRC
+  - path: /d/e/f
+    type: passthrough
+    source: $WORK/src2
+EOF
+
+# ---------------------------------------------------------------- command line
+out=$("$VFSMUX" --help 2>&1)
+eq "--help exits 0" 0 $?
+contains "--help names 'run'" "$out" "run"
+contains "--help names 'check'" "$out" "check"
+contains "--help names --ready-fd" "$out" "--ready-fd"
+out=$("$VFSMUX" --version 2>&1)
+eq "--version exits 0" 0 $?
+contains "--version prints the version" "$out" "${VFSMUX_VERSION:-0.}"
+
+"$VFSMUX" >/dev/null 2>&1
+eq "no command is a usage error (exit 2)" 2 $?
+"$VFSMUX" frobnicate >/dev/null 2>&1
+eq "unknown command is a usage error (exit 2)" 2 $?
+"$VFSMUX" run >/dev/null 2>&1
+eq "run without -c is a usage error (exit 2)" 2 $?
+"$VFSMUX" run -c "$CFG" --bogus-option >/dev/null 2>&1
+eq "unknown option is a usage error (exit 2)" 2 $?
+"$VFSMUX" run -c "$CFG" --ready-fd notanumber >/dev/null 2>&1
+eq "--ready-fd with a non-number is a usage error (exit 2)" 2 $?
+
+out=$("$VFSMUX" check -c "$CFG" 2>&1)
+eq "check of a good config exits 0" 0 $?
+contains "check prints the memfs mount" "$out" "memfs"
+contains "check prints the passthrough source" "$out" "$SRC"
+contains "check prints the mountpoint" "$out" "$MNT"
+
+BAD=$WORK/bad.yaml
+write_config "$BAD" <<EOF
+mountpoint: $MNT
+mounts:
+  - path: /a
+    type: memfs
+    sizee: 1MiB
+EOF
+out=$("$VFSMUX" check -c "$BAD" 2>&1)
+eq "check of a bad config exits 1" 1 $?
+contains "check names file:line:col of the bad key" "$out" "$BAD:5:5:"
+contains "check names the bad key" "$out" "sizee"
+
+out=$("$VFSMUX" run -c "$BAD" --mountpoint "$MNT" 2>&1)
+eq "run with a bad config exits 1" 1 $?
+contains "run with a bad config names file:line:col" "$out" "$BAD:5:5:"
+is_mounted "$MNT" && it_fail "run with a bad config mounts nothing" "$MNT is mounted" ||
+	it_pass "run with a bad config mounts nothing"
+
+BADJ=$WORK/bad.json
+printf '{\n  "mounts": [\n    {"path": "/x", "type": "passthrough", "source": "relative/dir"}\n  ]\n}\n' >"$BADJ"
+out=$("$VFSMUX" check -c "$BADJ" 2>&1)
+eq "check of a bad JSON config exits 1" 1 $?
+contains "JSON error names file:line" "$out" "$BADJ:3:"
+contains "JSON error names the key" "$out" "mounts[0].source"
+
+out=$(timeout 20 "$VFSMUX" run -c "$CFG" --mountpoint "$WORK/does-not-exist" 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && it_pass "missing mountpoint fails cleanly" ||
+	it_fail "missing mountpoint fails cleanly" "exit $rc"
+contains "missing mountpoint: message names it" "$out" "$WORK/does-not-exist"
+contains "missing mountpoint: message says why" "$out" "does not exist"
+
+: >"$WORK/plainfile"
+out=$(timeout 20 "$VFSMUX" run -c "$CFG" --mountpoint "$WORK/plainfile" 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -lt 124 ] && it_pass "file as mountpoint fails cleanly" ||
+	it_fail "file as mountpoint fails cleanly" "exit $rc"
+contains "file as mountpoint: message names it" "$out" "$WORK/plainfile"
+contains "file as mountpoint: message says why" "$out" "not a directory"
+
+# ---------------------------------------------------------------- the tree
+mount_or_die "$CFG"
+
+opts=$(awk -v d="$MNT" '$5 == d { print $6 }' /proc/self/mountinfo)
+contains "mount is nosuid by default" "$opts" "nosuid"
+contains "mount is nodev by default" "$opts" "nodev"
+fstype=$(awk -v d="$MNT" '$5 == d { for (i = 7; $i != "-"; i++); print $(i + 1) }' /proc/self/mountinfo)
+contains "mount type is fuse" "$fstype" "fuse"
+
+eq "ls of the root lists the top names" "a c d" "$(names "$MNT")"
+eq "ls of /a lists b" "b" "$(names "$MNT/a")"
+eq "ls of /d/e lists f" "f" "$(names "$MNT/d/e")"
+out=$(ls -la "$MNT" 2>&1)
+contains "ls -la of the root shows ." "$out" " ."$'\n'
+contains "ls -la of the root shows .." "$out" " .."$'\n'
+eq "ls -la of /d shows ., .. and e" ". .. e" "$(names -a "$MNT/d")"
+
+for d in "" /a /d /d/e; do
+	eq "stat $d/: a directory of mode 0755" "directory 755" "$(stat -c '%F %a' "$MNT$d/" 2>&1)"
+done
+eq "root's st_ino is 1 (FUSE_ROOT_ID)" 1 "$(stat -c %i "$MNT")"
+eq "pseudo dirs have distinct st_ino" 4 "$(stat -c %i "$MNT" "$MNT/a" "$MNT/d" "$MNT/d/e" | sort -u | wc -l)"
+eq "nlink of /d counts its subdirectory" 3 "$(stat -c %h "$MNT/d")"
+eq "a mount root shows the backend (passthrough /c)" "hello.txt sub" "$(names "$MNT/c")"
+eq "a file in a passthrough reads back" hello "$(cat "$MNT/c/hello.txt" 2>&1)"
+eq "memfs root starts empty" "" "$(ls -A "$MNT/a/b" 2>&1)"
+
+expected=$(printf '%s\n' "$MNT" "$MNT/a" "$MNT/a/b" "$MNT/c" "$MNT/c/hello.txt" "$MNT/c/sub" \
+	"$MNT/c/sub/deep.txt" "$MNT/d" "$MNT/d/e" "$MNT/d/e/f" "$MNT/d/e/f/in-f.txt")
+eq "find lists exactly the expected paths" "$expected" "$(find "$MNT" 2>&1 | LC_ALL=C sort)"
+
+fails "mkdir in the pseudo root is EROFS" "Read-only file system" mkdir "$MNT/newdir"
+fails "mkdir in a pseudo dir is EROFS" "Read-only file system" mkdir "$MNT/d/x"
+fails "creating a file in a pseudo dir is EROFS" "Read-only file system" touch "$MNT/a/file"
+fails "rmdir of a pseudo dir is refused" "" rmdir "$MNT/d/e"
+fails "rename of a pseudo dir is refused" "" mv "$MNT/d" "$MNT/dd"
+fails "chmod of a pseudo dir is refused" "" chmod 700 "$MNT/d"
+fails "lookup of a missing name is ENOENT" "No such file or directory" stat "$MNT/nope"
+ok "mkdir inside a mount works" mkdir "$MNT/a/b/newdir"
+ok "creating a file inside a passthrough works" touch "$MNT/c/new"
+[ -e "$SRC/new" ] && it_pass "the created file is in the source" || it_fail "the created file is in the source"
+
+# Many processes at once: 8 x 500 stats over pseudo and backend paths, no attr cache.
+storm=()
+for i in 1 2 3 4 5 6 7 8; do
+	python3 - "$MNT" >"$WORK/storm.$i" 2>&1 <<'PY' &
+import os, sys
+m = sys.argv[1]
+paths = [m, m + "/a", m + "/a/b", m + "/c/hello.txt", m + "/d/e", m + "/d/e/f/in-f.txt"]
+bad = 0
+for n in range(500):
+    p = paths[n % len(paths)]
+    try:
+        os.stat(p)
+    except OSError as e:
+        bad += 1
+        if bad < 5:
+            print(p, e)
+print("failures", bad)
+PY
+	storm+=($!)
+done
+wait "${storm[@]}"
+eq "8 processes x 500 parallel stats all succeed" "failures 0 x8" \
+	"$(cat "$WORK"/storm.* | grep '^failures' | sort | uniq -c | awk '{print $2" "$3" x"$1}')"
+alive "$DPID" && it_pass "daemon alive after the stat storm" || it_fail "daemon alive after the stat storm"
+
+# ---------------------------------------------------------------- SIGTERM
+stop_daemon "$DPID" TERM
+eq "SIGTERM: daemon exits 0" 0 "$DAEMON_RC"
+is_mounted "$MNT" && it_fail "SIGTERM leaves no mount behind" "$MNT still in mountinfo" ||
+	it_pass "SIGTERM leaves no mount behind"
+
+mount_or_die "$CFG"
+stop_daemon "$DPID" INT
+eq "SIGINT: daemon exits 0" 0 "$DAEMON_RC"
+is_mounted "$MNT" && it_fail "SIGINT leaves no mount behind" || it_pass "SIGINT leaves no mount behind"
+
+# SIGTERM with a file open: the mount leaves the namespace at once, the open
+# file keeps working, and the daemon exits once it is closed.
+mount_or_die "$CFG"
+exec 7<"$MNT/c/hello.txt"
+our_child "$DPID" && kill -TERM "$DPID"
+for _ in 1 2 3 4 5 6 7 8 9 10; do is_mounted "$MNT" || break; sleep 0.2; done
+is_mounted "$MNT" && it_fail "SIGTERM with a file open: mount detached at once" ||
+	it_pass "SIGTERM with a file open: mount detached at once"
+eq "SIGTERM with a file open: the open file still reads" hello "$(cat <&7 2>&1)"
+exec 7<&-
+stop_daemon "$DPID" 0 # no second signal: closing the last file ends it
+eq "SIGTERM with a file open: exits 0 after the close" 0 "$DAEMON_RC"
+
+# ---------------------------------------------------------------- stale mountpoint
+mount_or_die "$CFG"
+stop_daemon "$DPID" KILL
+out=$(timeout 10 stat "$MNT" 2>&1)
+contains "after kill -9, stat says the endpoint is gone" "$out" "Transport endpoint is not connected"
+
+start_daemon "$CFG"
+rc=$?
+[ "$rc" -ne 0 ] && it_pass "run on a stale mountpoint without --force fails" ||
+	it_fail "run on a stale mountpoint without --force fails" "it mounted"
+contains "--ready-fd reports the error" "$READY_STATUS" "error"
+contains "stale error names 'umount -l'" "$(cat "$WORK/daemon.log")" "umount -l"
+stop_daemon "$DPID" TERM
+[ "$DAEMON_RC" != 0 ] && it_pass "stale without --force: non-zero exit" || it_fail "stale without --force: non-zero exit"
+
+if start_daemon "$CFG" --force; then
+	it_pass "--force recovers the stale mountpoint"
+	eq "after --force the tree is served" "a c d" "$(names "$MNT" 2>&1)"
+	eq "after --force exactly one mount is on the mountpoint" 1 \
+		"$(awk -v d="$MNT" '$5 == d' /proc/self/mountinfo | wc -l)"
+	stop_daemon "$DPID" TERM
+	eq "after --force: SIGTERM exits 0" 0 "$DAEMON_RC"
+else
+	it_fail "--force recovers the stale mountpoint" "ready said '$READY_STATUS'"
+fi
+is_mounted "$MNT" && it_fail "nothing left mounted at the end" || it_pass "nothing left mounted at the end"
+
+summary
