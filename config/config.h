@@ -34,6 +34,63 @@ struct config_id_map {
 	uint32_t count; /* 0 = no mapping (identity) */
 };
 
+/*
+ * `faults:` of a mount - TESTING ONLY (backends/faulty/): the mount's backend
+ * is wrapped so that a fraction of its calls fail with an injected errno
+ * before the real op runs. Never use it for data you care about.
+ * Plain data (no heap), so struct mount_config needs no extra freeing.
+ */
+enum config_fault_op {
+	CONFIG_FAULT_LOOKUP,
+	CONFIG_FAULT_GETATTR,
+	CONFIG_FAULT_SETATTR,
+	CONFIG_FAULT_READLINK,
+	CONFIG_FAULT_MKNOD,
+	CONFIG_FAULT_MKDIR,
+	CONFIG_FAULT_SYMLINK,
+	CONFIG_FAULT_UNLINK,
+	CONFIG_FAULT_RMDIR,
+	CONFIG_FAULT_RENAME,
+	CONFIG_FAULT_LINK,
+	CONFIG_FAULT_OPEN,
+	CONFIG_FAULT_CREATE,
+	CONFIG_FAULT_READ,
+	CONFIG_FAULT_WRITE,
+	CONFIG_FAULT_FLUSH,
+	CONFIG_FAULT_FSYNC,
+	CONFIG_FAULT_OPENDIR,
+	CONFIG_FAULT_READDIR,
+	CONFIG_FAULT_FSYNCDIR,
+	CONFIG_FAULT_STATFS,
+	CONFIG_FAULT_ACCESS,
+	CONFIG_FAULT_SETXATTR,
+	CONFIG_FAULT_GETXATTR,
+	CONFIG_FAULT_LISTXATTR,
+	CONFIG_FAULT_REMOVEXATTR,
+	CONFIG_FAULT_FALLOCATE,
+	CONFIG_FAULT_LSEEK,
+	CONFIG_FAULT_COPY_FILE_RANGE,
+	CONFIG_FAULT_NOPS /* forget, release, releasedir, destroy are never faulted */
+};
+#define CONFIG_FAULT_OPS_ALL ((UINT64_C(1) << CONFIG_FAULT_NOPS) - 1)
+#define CONFIG_FAULT_ERRORS_MAX 16
+#define CONFIG_FAULT_DELAY_MAX_MS 1000
+
+struct config_faults {
+	bool enabled;	   /* a `faults:` key was given */
+	double rate;	   /* `rate:` fraction 0..1 of calls that fail; default 0 */
+	uint32_t nerrors;  /* >= 1 when enabled (default: EIO alone) */
+	int errors[CONFIG_FAULT_ERRORS_MAX]; /* `errors:` positive errno values, drawn at random */
+	uint32_t delay_ms; /* `delay_ms:` sleep before each faultable call, <= 1000 */
+	uint64_t seed;	   /* `seed:` same seed + same call order = same faults */
+	uint64_t ops;	   /* `ops:` bit (1 << enum config_fault_op) per op that may fail */
+};
+
+/* Op name as written in `ops:` ("lookup", "copy_file_range"), or NULL. */
+const char *config_fault_op_name(unsigned op);
+/* Errno name ("EIO") allowed in `errors:`, or NULL when e is not one of them. */
+const char *config_fault_errno_name(int e);
+
 /* One entry of `mounts:`. Keys not meaningful for a type are rejected by the loader. */
 struct mount_config {
 	char *path;   /* normalized absolute path inside the FUSE mount, never "/" */
@@ -53,6 +110,7 @@ struct mount_config {
 	/* passthrough */
 	uint32_t fd_cache;  /* bound on cached O_PATH fds; 0 = default */
 	bool allow_devices; /* `devices: true` permits MKNOD of block/char devices */
+	struct config_faults faults; /* testing only, any type; see above */
 	struct config_loc loc; /* where this mount's entry starts */
 };
 

@@ -72,6 +72,26 @@ static void sep(FILE *to, bool *first)
 	*first = false;
 }
 
+/* "faults rate 0.2 EIO/ENOSPC delay 5ms seed 1 ops read,write" (testing only). */
+static void print_faults(FILE *to, const struct config_faults *f)
+{
+	fprintf(to, "faults rate %g ", f->rate);
+	for (uint32_t i = 0; i < f->nerrors; i++) {
+		const char *name = config_fault_errno_name(f->errors[i]);
+
+		fprintf(to, "%s%s", i ? "/" : "", name ? name : "?");
+	}
+	if (f->delay_ms)
+		fprintf(to, " delay %" PRIu32 "ms", f->delay_ms);
+	fprintf(to, " seed %" PRIu64, f->seed);
+	if (f->ops != CONFIG_FAULT_OPS_ALL) {
+		fputs(" ops ", to);
+		for (unsigned op = 0, n = 0; op < CONFIG_FAULT_NOPS; op++)
+			if (f->ops & (UINT64_C(1) << op))
+				fprintf(to, "%s%s", n++ ? "," : "", config_fault_op_name(op));
+	}
+}
+
 static void print_mount(FILE *to, const struct vfsmux_config *cfg, const struct mount_config *m)
 {
 	const struct config_timeouts *g = &cfg->timeouts, *t = &m->timeouts;
@@ -117,6 +137,10 @@ static void print_mount(FILE *to, const struct vfsmux_config *cfg, const struct 
 	if (m->allow_devices) {
 		sep(to, &first);
 		fputs("devices", to);
+	}
+	if (m->faults.enabled) {
+		sep(to, &first);
+		print_faults(to, &m->faults); /* testing only */
 	}
 	if (t->entry != g->entry) {
 		sep(to, &first);

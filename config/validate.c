@@ -23,8 +23,9 @@
 /* The one list of mount types and the keys each accepts beyond the common ones. */
 static const char *const passthrough_keys[] = { "source", "fd_cache", "devices", NULL };
 static const char *const memfs_keys[] = { "size", "inodes", "mode", "uid", "gid", "seed", NULL };
-static const char *const mount_common_keys[] = { "path",   "type",     "readonly",
-						 "id_map", "timeouts", NULL };
+/* "faults" is for testing only (fault injection, backends/faulty/). */
+static const char *const mount_common_keys[] = { "path",     "type",   "readonly", "id_map",
+						 "timeouts", "faults", NULL };
 const struct config_mount_type config_mount_types[] = {
 	{ "passthrough", passthrough_keys },
 	{ "memfs", memfs_keys },
@@ -41,6 +42,74 @@ static const char *const fuse_keys[] = { "threads",	"max_threads",
 static const char *const timeout_keys[] = { "entry", "attr", "negative", NULL };
 static const char *const pseudofs_keys[] = { "mode", "uid", "gid", NULL };
 static const char *const id_map_keys[] = { "inside", "outside", "count", NULL };
+
+static const char *const faults_keys[] = { "rate", "errors", "delay_ms", "seed", "ops", NULL };
+
+/* `faults: ops:` names, indexed by enum config_fault_op (the backend_ops member names). */
+static const char *const fault_op_names[CONFIG_FAULT_NOPS] = {
+	[CONFIG_FAULT_LOOKUP] = "lookup",
+	[CONFIG_FAULT_GETATTR] = "getattr",
+	[CONFIG_FAULT_SETATTR] = "setattr",
+	[CONFIG_FAULT_READLINK] = "readlink",
+	[CONFIG_FAULT_MKNOD] = "mknod",
+	[CONFIG_FAULT_MKDIR] = "mkdir",
+	[CONFIG_FAULT_SYMLINK] = "symlink",
+	[CONFIG_FAULT_UNLINK] = "unlink",
+	[CONFIG_FAULT_RMDIR] = "rmdir",
+	[CONFIG_FAULT_RENAME] = "rename",
+	[CONFIG_FAULT_LINK] = "link",
+	[CONFIG_FAULT_OPEN] = "open",
+	[CONFIG_FAULT_CREATE] = "create",
+	[CONFIG_FAULT_READ] = "read",
+	[CONFIG_FAULT_WRITE] = "write",
+	[CONFIG_FAULT_FLUSH] = "flush",
+	[CONFIG_FAULT_FSYNC] = "fsync",
+	[CONFIG_FAULT_OPENDIR] = "opendir",
+	[CONFIG_FAULT_READDIR] = "readdir",
+	[CONFIG_FAULT_FSYNCDIR] = "fsyncdir",
+	[CONFIG_FAULT_STATFS] = "statfs",
+	[CONFIG_FAULT_ACCESS] = "access",
+	[CONFIG_FAULT_SETXATTR] = "setxattr",
+	[CONFIG_FAULT_GETXATTR] = "getxattr",
+	[CONFIG_FAULT_LISTXATTR] = "listxattr",
+	[CONFIG_FAULT_REMOVEXATTR] = "removexattr",
+	[CONFIG_FAULT_FALLOCATE] = "fallocate",
+	[CONFIG_FAULT_LSEEK] = "lseek",
+	[CONFIG_FAULT_COPY_FILE_RANGE] = "copy_file_range",
+};
+
+/* Ops that free state the kernel already dropped (no one waits for their answer). */
+static const char *const fault_never_ops[] = { "forget", "release", "releasedir", "destroy",
+					       NULL };
+
+/*
+ * The errnos a fault may carry: failures a real filesystem can give for any
+ * call. Not ENOSYS (the kernel would switch the op off for the whole
+ * connection), not EINTR (means "interrupted", which the caller did not ask
+ * for), not ENOENT/ESTALE (they change what the kernel caches).
+ */
+static const struct {
+	const char *name;
+	int e;
+} fault_errnos[] = {
+	{ "EIO", EIO },	      { "ENOSPC", ENOSPC }, { "EDQUOT", EDQUOT }, { "EROFS", EROFS },
+	{ "EACCES", EACCES }, { "EPERM", EPERM },   { "ENOMEM", ENOMEM }, { "EAGAIN", EAGAIN },
+	{ "EBUSY", EBUSY },   { "ETIMEDOUT", ETIMEDOUT },
+};
+#define FAULT_NERRNOS (sizeof(fault_errnos) / sizeof(fault_errnos[0]))
+
+const char *config_fault_op_name(unsigned op)
+{
+	return op < CONFIG_FAULT_NOPS ? fault_op_names[op] : NULL;
+}
+
+const char *config_fault_errno_name(int e)
+{
+	for (size_t i = 0; i < FAULT_NERRNOS; i++)
+		if (fault_errnos[i].e == e)
+			return fault_errnos[i].name;
+	return NULL;
+}
 
 #define FUSE_THREADS_MAX   1024
 #define FUSE_MAX_WRITE_MIN (4u << 10)
@@ -649,6 +718,124 @@ static void do_id_map(struct vctx *v, const struct cnode *n, const char *kp, str
 	m->gid_map = m->uid_map;
 }
 
+/* `faults: errors:` - a list of names from fault_errnos, each at most once. */
+static void do_fault_errors(struct vctx *v, const struct cnode *n, const char *kp,
+			    struct config_faults *f)
+{
+	char sub[KP_MAX], list[256];
+	const char *s;
+	size_t j, k;
+
+	_Static_assert(FAULT_NERRNOS <= CONFIG_FAULT_ERRORS_MAX, "errors[] too small");
+	if (n->kind != CNODE_SEQ || n->nkids == 0) {
+		wrong_type(v, n, kp, "a non-empty list of errno names like [EIO, ENOSPC]");
+		return;
+	}
+	list[0] = '\0';
+	for (size_t i = 0, len = 0; i < FAULT_NERRNOS && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
+					fault_errnos[i].name);
+	f->nerrors = 0;
+	for (size_t i = 0; i < n->nkids; i++) {
+		kp_index(sub, kp, i);
+		if (get_string(v, n->kids[i], sub, &s))
+			continue;
+		for (j = 0; j < FAULT_NERRNOS && strcmp(fault_errnos[j].name, s); j++)
+			;
+		if (j == FAULT_NERRNOS) {
+			verr(v, n->kids[i]->loc, sub,
+			     "unknown or unsupported errno '%.40s' (one of: %s)", s, list);
+			continue;
+		}
+		for (k = 0; k < f->nerrors && f->errors[k] != fault_errnos[j].e; k++)
+			;
+		if (k < f->nerrors) {
+			verr(v, n->kids[i]->loc, sub, "errno %s is listed twice", s);
+			continue;
+		}
+		/* Distinct names only, and FAULT_NERRNOS <= CONFIG_FAULT_ERRORS_MAX: it fits. */
+		f->errors[f->nerrors++] = fault_errnos[j].e;
+	}
+}
+
+/* `faults: ops:` - a list of op names; forget/release/releasedir/destroy are refused. */
+static void do_fault_ops(struct vctx *v, const struct cnode *n, const char *kp,
+			 struct config_faults *f)
+{
+	char sub[KP_MAX];
+	const char *s;
+	unsigned op;
+
+	if (n->kind != CNODE_SEQ || n->nkids == 0) {
+		wrong_type(v, n, kp, "a non-empty list of op names like [read, write]");
+		return;
+	}
+	f->ops = 0;
+	for (size_t i = 0; i < n->nkids; i++) {
+		kp_index(sub, kp, i);
+		if (get_string(v, n->kids[i], sub, &s))
+			continue;
+		for (op = 0; op < CONFIG_FAULT_NOPS && strcmp(fault_op_names[op], s); op++)
+			;
+		if (op < CONFIG_FAULT_NOPS)
+			f->ops |= UINT64_C(1) << op;
+		else if (in_list(fault_never_ops, s))
+			verr(v, n->kids[i]->loc, sub,
+			     "op '%s' never fails (it frees state the kernel already dropped)", s);
+		else
+			verr(v, n->kids[i]->loc, sub,
+			     "unknown op '%.40s' (backend op names like lookup, getattr, "
+			     "read, write, create, readdir, fsync)",
+			     s);
+	}
+}
+
+/* `faults:` of a mount: testing only (backends/faulty/). */
+static void do_faults(struct vctx *v, const struct cnode *n, const char *kp,
+		      struct mount_config *m)
+{
+	struct config_faults *f = &m->faults;
+	char sub[KP_MAX];
+	const char *s;
+	double d;
+
+	if (!expect_map(v, n, kp))
+		return;
+	/* Defaults: nothing fails until rate says so; EIO; every faultable op. */
+	*f = (struct config_faults){ .enabled = true,
+				     .nerrors = 1,
+				     .errors = { EIO },
+				     .ops = CONFIG_FAULT_OPS_ALL };
+	for (size_t i = 0; i < n->nkids; i++) {
+		const struct cnode *k = n->kids[i];
+
+		if (k->dup)
+			continue;
+		kp_key(sub, kp, k->key);
+		if (!strcmp(k->key, "rate")) {
+			s = number_text(k);
+			if (!s || !parses_as_real(s, &d) || !isfinite(d))
+				wrong_type(v, k, sub, "a fraction between 0 and 1");
+			else if (d < 0 || d > 1)
+				verr(v, k->loc, sub, "must be between 0 and 1 (got %.40s)", s);
+			else
+				f->rate = d;
+		} else if (!strcmp(k->key, "errors")) {
+			do_fault_errors(v, k, sub, f);
+		} else if (!strcmp(k->key, "delay_ms")) {
+			get_u32(v, k, sub, 0, CONFIG_FAULT_DELAY_MAX_MS, &f->delay_ms);
+		} else if (!strcmp(k->key, "seed")) {
+			get_uint(v, k, sub, 0, UINT64_MAX, &f->seed);
+		} else if (!strcmp(k->key, "ops")) {
+			do_fault_ops(v, k, sub, f);
+		} else {
+			unknown_key(v, k, sub, faults_keys);
+		}
+	}
+	if (f->nerrors == 0)
+		f->nerrors = 1; /* every name was bad (already reported): keep EIO */
+}
+
 static const struct config_mount_type *find_type(const char *name)
 {
 	for (size_t i = 0; i < config_mount_ntypes; i++)
@@ -748,6 +935,8 @@ static void do_mount(struct vctx *v, const struct cnode *n, const char *kp, stru
 			do_id_map(v, k, sub, m);
 		} else if (!strcmp(k->key, "timeouts")) {
 			do_timeouts(v, k, sub, &m->timeouts);
+		} else if (!strcmp(k->key, "faults")) {
+			do_faults(v, k, sub, m);
 		} else if (type && in_list(type->keys, k->key)) {
 			do_type_key(v, k, sub, m);
 		} else if (key_of_any_type(k->key)) {

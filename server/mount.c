@@ -34,6 +34,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,11 +67,29 @@ static bool mnt_errno_is_stale(int e)
 	return e == ENOTCONN || e == ECONNABORTED;
 }
 
+/*
+ * stat() the mountpoint and, when that works, statfs() it too: for up to the
+ * attr timeout after a daemon died, the kernel still answers stat() of the
+ * mount root from its cache, while statfs() always asks the daemon and so
+ * fails with ENOTCONN at once. Returns 0 or -errno.
+ */
+static int mnt_probe(const char *mp, struct stat *st)
+{
+	struct statfs sfs;
+
+	if (stat(mp, st) < 0)
+		return -errno;
+	if (statfs(mp, &sfs) < 0 && mnt_errno_is_stale(errno))
+		return -errno;
+	return 0;
+}
+
 bool fuse_mount_is_stale(const char *mountpoint)
 {
 	struct stat st;
+	int err = mnt_probe(mountpoint, &st);
 
-	return stat(mountpoint, &st) < 0 && mnt_errno_is_stale(errno);
+	return err && mnt_errno_is_stale(-err);
 }
 
 /* The mountpoint is an existing directory; a stale mount on it is detached if o->force. */
@@ -81,9 +100,9 @@ static int mnt_check_mountpoint(const struct fuse_mount_opts *o, char *err, size
 	int tries, ret;
 
 	for (tries = 0;; tries++) {
-		if (stat(mp, &st) == 0)
+		ret = mnt_probe(mp, &st);
+		if (ret == 0)
 			break;
-		ret = -errno;
 		if (ret == -ENOENT) {
 			mnt_errf(err, errlen, "mountpoint %s does not exist", mp);
 			return ret;

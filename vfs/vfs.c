@@ -34,6 +34,7 @@
  */
 #include "vfs/vfs.h"
 
+#include "backends/faulty/faulty.h"
 #include "config/config.h"
 #include "pseudofs/pseudofs.h"
 #include "server/log.h"
@@ -387,6 +388,19 @@ int vfs_create_custom(const struct vfsmux_config *cfg,
 		if (ret) {
 			snprintf(err, errlen, "mounts[%zu] (%s): %s", i, mc->path, reason);
 			goto out_destroy;
+		}
+		/* Testing only (`faults:`): put the fault injector in front of the
+		 * backend. It then owns the backend, and m->ops->destroy frees both. */
+		if (mc->faults.enabled) {
+			ret = faulty_wrap(m->ops, m->be, &mc->faults, &m->ops, &m->be);
+			if (ret) {
+				mount_put(m);
+				snprintf(err, errlen, "mounts[%zu] (%s): faults: %s", i, mc->path,
+					 strerror(-ret));
+				goto out_destroy;
+			}
+			vlog(VLOG_WARN, "vfs: mount %s: fault injection on (testing only)",
+			     mc->path);
 		}
 		ret = mtab_install(vfs->mt, m);
 		if (ret) {

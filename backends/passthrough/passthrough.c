@@ -476,7 +476,7 @@ static int pt_create(const struct mount_config *cfg, struct backend **out, char 
 	be->allow_devices = cfg->allow_devices;
 	be->as_root = geteuid() == 0;
 	be->no_handles = atomic_load(&pt_force_pinned);
-	be->next_ino = BACKEND_ROOT_INO;
+	be->next_ino = PT_INO_ALLOC_BASE;
 	be->lru.prev = be->lru.next = &be->lru;
 	be->hints.prev = be->hints.next = &be->hints;
 

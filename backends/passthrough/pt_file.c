@@ -255,8 +255,13 @@ int pt_flush(struct backend *be, uint64_t ino, uint64_t fh, uint64_t lock_owner)
 	/* close() of a duplicate: lets a network source report write-back errors
 	 * at close(2) as it would locally, while fh stays open. */
 	dupfd = dup(fd);
-	if (dupfd < 0)
+	if (dupfd < 0) {
+		/* The daemon being out of fds is no error of the caller's close(2);
+		 * only the early write-back report is lost (fsync still has it). */
+		if (errno == EMFILE || errno == ENFILE)
+			return 0;
 		return -errno;
+	}
 	return close(dupfd) < 0 ? -errno : 0;
 }
 

@@ -131,14 +131,49 @@ static struct pt_inode *find_key_locked(struct backend *be, dev_t dev, ino_t hin
 	return i;
 }
 
+/* The slot (1..PT_SLOT_MAX) of a host device, given on first sight; 0 when none is left. */
+static uint32_t dev_slot_locked(struct backend *be, dev_t dev)
+{
+	dev_t *more;
+
+	for (uint32_t k = 0; k < be->nslots; k++)
+		if (be->slots[k] == dev)
+			return k + 1;
+	if (be->nslots == PT_SLOT_MAX)
+		return 0;
+	more = realloc(be->slots, (be->nslots + 1) * sizeof(*more));
+	if (!more)
+		return 0;
+	be->slots = more;
+	be->slots[be->nslots++] = dev;
+	return be->nslots;
+}
+
+/* The number a new inode for (dev, hino) gets: see "ino" in pt_int.h. */
+static uint64_t ino_for_locked(struct backend *be, dev_t dev, ino_t hino)
+{
+	uint32_t slot;
+	uint64_t ino;
+
+	if (!be->root)
+		return BACKEND_ROOT_INO;
+	slot = dev_slot_locked(be, dev);
+	if (slot && hino != 0 && (uint64_t)hino <= UINT32_MAX) {
+		ino = ((uint64_t)slot << 32) | (uint64_t)hino;
+		if (!find_ino_locked(be, ino))
+			return ino;
+	}
+	return be->next_ino++;
+}
+
 static struct pt_inode *inode_alloc_locked(struct backend *be, dev_t dev, ino_t hino)
 {
 	struct pt_inode *i = calloc(1, sizeof(*i));
 
 	if (!i)
 		return NULL;
-	i->ino = be->next_ino++;
-	assert(i->ino <= BACKEND_INO_MAX);
+	i->ino = ino_for_locked(be, dev, hino);
+	assert(i->ino <= BACKEND_INO_MAX && !find_ino_locked(be, i->ino));
 	i->dev = dev;
 	i->hino = hino;
 	i->pinned_fd = -1;
@@ -493,7 +528,7 @@ int pt_inode_make_root(struct backend *be, int fd, const struct stat *st)
 	struct pt_fs *fs = pt_fs_get(be, fd, st);
 
 	pthread_mutex_lock(&be->lock);
-	assert(be->next_ino == BACKEND_ROOT_INO);
+	assert(!be->root);
 	i = inode_alloc_locked(be, st->st_dev, st->st_ino);
 	if (i) {
 		i->type = S_IFDIR;
@@ -523,6 +558,8 @@ void pt_inodes_fini(struct backend *be)
 			free(i);
 		}
 	}
+	free(be->slots);
+	be->slots = NULL;
 	free(be->by_ino.b);
 	free(be->by_key.b);
 	be->by_ino.b = be->by_key.b = NULL;

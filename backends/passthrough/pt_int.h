@@ -2,9 +2,16 @@
  * backends/passthrough/pt_int.h - private to the passthrough backend.
  *
  * Identifiers, and why each mapping exists:
- *   ino        our inode number, handed to vfs: a monotonic counter from 1 (the
- *              source root), never reused within one backend, so the kernel
- *              never sees one number name two objects.
+ *   ino        our inode number, handed to vfs. 1 is the source root. A host
+ *              file keeps one number for as long as it exists, across the
+ *              kernel forgetting it (as on ext4: tar, rsync -H and du rely on
+ *              it): (slot << 32) | hino, where slot in [1, PT_SLOT_MAX] names
+ *              the host device (in the order first seen). An object gets an
+ *              allocated number from PT_INO_ALLOC_BASE up instead when its
+ *              hino needs more than 32 bits, when the slots ran out, or when
+ *              its derived number is still held by an older object the host
+ *              has since replaced (an unlinked file still open): the kernel
+ *              never sees one number name two live objects (DESIGN §2).
  *   (dev,hino) the host's st_dev/st_ino: how we recognise that a name leads to
  *              an object we already know (hard links share one ino). Host
  *              numbers are reused after a delete, so a match is only trusted
@@ -30,6 +37,9 @@
  */
 #ifndef VFSMUX_PT_INT_H
 #define VFSMUX_PT_INT_H
+
+#define PT_SLOT_MAX	  0x7fffu
+#define PT_INO_ALLOC_BASE (UINT64_C(1) << 47) /* above every derived number */
 
 #include "config/config.h"
 #include "vfs/backend.h"
@@ -107,7 +117,9 @@ struct backend {
 
 	pthread_mutex_t lock; /* see the top of this file */
 	struct pt_inode *root;
-	uint64_t next_ino;
+	uint64_t next_ino; /* next allocated number (see ino above) */
+	dev_t *slots;	   /* slots[k] is the host device of slot k + 1 */
+	uint32_t nslots;
 	struct pt_table by_ino, by_key;
 	size_t ninodes, npinned;
 	struct pt_fs *fs_list;

@@ -1,0 +1,89 @@
+# tests/faults/lib.sh - sourced by the tests/faults/t_*.sh scripts.
+#
+# Gives each test a work directory under /tmp, starts vfsmux daemons that
+# say when they are ready (--ready-fd), and on exit - success, failure or
+# signal - unmounts everything it mounted (lazily, so a dead or busy mount
+# cannot block), stops the daemons it started (by pid) and removes the work
+# directory without crossing into any mount left behind.
+# Exit 77 (skipped) without root or /dev/fuse.
+
+set -eu
+
+: "${VFSMUX:?VFSMUX must name the vfsmux binary}"
+[ -c /dev/fuse ] || { echo "no /dev/fuse: skipped"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "needs root: skipped"; exit 77; }
+
+WORK=$(mktemp -d /tmp/vfsmux-faults.XXXXXX)
+FT_MNTS=""  # mountpoints to unmount on exit
+FT_PIDS=""  # daemons (and helpers) to stop on exit
+FT_N=0      # fifo counter
+
+FT_T0=$(date +%s)
+ft_log() { printf '%s [%ss]: %s\n' "$(basename "$0")" "$(($(date +%s) - FT_T0))" "$*"; }
+fail() { ft_log "FAIL: $*"; exit 1; }
+
+ft_cleanup() {
+	rc=$?
+	set +e
+	for p in $FT_PIDS; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for m in $FT_MNTS; do
+		umount -l "$m" 2>/dev/null
+	done
+	for p in $FT_PIDS; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for m in $FT_MNTS; do
+		umount -l "$m" 2>/dev/null
+	done
+	if grep -q " $WORK" /proc/self/mounts; then
+		ft_log "WARNING: something is still mounted under $WORK; leaving it"
+	else
+		rm -rf --one-file-system "$WORK"
+	fi
+	exit $rc
+}
+trap ft_cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ft_start CFG MNT [extra vfsmux args...]: start a daemon, wait until it is
+# ready; sets DPID. FT_PRELOAD=lib.so preloads a library into the daemon only. Fails the test with the daemon's message if it is not.
+ft_start() {
+	cfg=$1 mnt=$2
+	shift 2
+	FT_N=$((FT_N + 1))
+	fifo=$WORK/ready.$FT_N
+	mkfifo "$fifo"
+	FT_MNTS="$FT_MNTS $mnt"
+	# env execs vfsmux, so $! is the daemon's pid; FT_PRELOAD is for it alone.
+	env ${FT_PRELOAD:+LD_PRELOAD="$FT_PRELOAD"} \
+		"$VFSMUX" run -q -c "$cfg" --mountpoint "$mnt" --ready-fd 3 "$@" 3>"$fifo" \
+		2>>"$WORK/daemon.log" &
+	DPID=$!
+	FT_PIDS="$FT_PIDS $DPID"
+	status=$(cat "$fifo")
+	rm -f "$fifo"
+	[ "$status" = ok ] || fail "daemon did not start: $status ($(tail -3 "$WORK/daemon.log"))"
+}
+
+# ft_stop PID: SIGTERM and wait for a clean exit (status 0).
+ft_stop() {
+	kill -TERM "$1"
+	st=0
+	wait "$1" || st=$?
+	FT_PIDS=$(echo "$FT_PIDS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+	[ "$st" = 0 ] || fail "daemon $1 exited with status $st"
+}
+
+ft_alive() { kill -0 "$1" 2>/dev/null; }
+ft_nfds() { ls "/proc/$1/fd" | wc -l; }
+ft_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+ft_drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }

@@ -1,0 +1,134 @@
+#!/bin/sh
+# tests/faults/t_limits.sh - resource bounds.
+#
+# (a) Forget storm: stat LIMITS_STORM_FILES names LIMITS_STORM_ROUNDS times
+#     each with entry/attr timeouts 0 (every stat is a LOOKUP: one more kernel
+#     reference), then drop_caches (the kernel FORGETs them all). Daemon RSS:
+#     before, peak (VmHWM), after; after a second storm RSS must not have grown.
+#     A shim (trim_shim.so, LD_PRELOAD) makes glibc hand freed memory back, so
+#     RSS follows live memory. Under sanitizers the RSS figures are printed only.
+#
+# (b) Open files: several processes hold LIMITS_OPEN files open through a
+#     passthrough mount (each process has its own 20,000 limit). Each open file
+#     is a host fd in the daemon, so the daemon reaches its own RLIMIT_NOFILE
+#     first: the caller must then get EMFILE or ENFILE, the daemon must keep
+#     serving, and once the files are closed its fds return and opens work.
+#
+# Each stat of DIR/sN/fM is two backend LOOKUPs (sN and fM; timeouts 0), so a
+# storm makes 2 * files * rounds lookups.
+#   defaults: LIMITS_OPEN=30000 LIMITS_PROCS=2 LIMITS_STORM_FILES=12500 LIMITS_STORM_ROUNDS=4
+#   (100,000 lookups per storm; full size: LIMITS_STORM_FILES=100000 LIMITS_STORM_ROUNDS=5,
+#   1,000,000 lookups per storm)
+. "$(dirname "$0")/lib.sh"
+
+NOPEN=${LIMITS_OPEN:-30000}
+NPROCS=${LIMITS_PROCS:-2}
+SFILES=${LIMITS_STORM_FILES:-12500}
+SROUNDS=${LIMITS_STORM_ROUNDS:-4}
+HERE=$(cd "$(dirname "$0")" && pwd)
+mkdir "$WORK/tmpfs" "$WORK/mnt"
+# The sources live on a tmpfs of their own: tens of thousands of creates are
+# quick there, and nothing of the host disk's speed gets into the figures.
+FT_MNTS="$FT_MNTS $WORK/tmpfs"
+mount -t tmpfs -o size=512m,nr_inodes=1000000 vfsmux-faults "$WORK/tmpfs"
+mkdir "$WORK/tmpfs/src" "$WORK/tmpfs/storm"
+
+# Files are made on the sources directly: quicker, and not what is tested.
+python3 - "$WORK/tmpfs/src" "$NOPEN" "$WORK/tmpfs/storm" "$SFILES" <<'PY'
+import os, sys
+src, n, storm, sn = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+for i in range(n):
+    with open(os.path.join(src, f"f{i}"), "w") as f:
+        f.write(str(i))
+for i in range(sn):
+    if i % 1000 == 0:
+        os.mkdir(os.path.join(storm, f"s{i // 1000}"))
+    open(os.path.join(storm, f"s{i // 1000}", f"f{i}"), "w").close()
+PY
+cat >"$WORK/c.yaml" <<YAML
+fuse: {threads: 2, max_threads: 2}
+mounts:
+  - {path: /data, type: passthrough, source: $WORK/tmpfs/src}
+  - {path: /storm, type: passthrough, source: $WORK/tmpfs/storm, timeouts: {entry: 0, attr: 0}}
+  - {path: /mem, type: memfs}
+YAML
+
+shim=""
+if [ -n "${FAULTS_TRIM_SHIM:-}" ] && [ -z "${FAULTS_SANITIZED:-}" ]; then
+	shim=$FAULTS_TRIM_SHIM
+fi
+FT_PRELOAD=$shim ft_start "$WORK/c.yaml" "$WORK/mnt"
+pid=$DPID
+fd0=$(ft_nfds "$pid")
+limit=$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")
+ft_log "daemon $pid: $fd0 fds at start, limit $limit"
+
+# ---- (a) forget storm ----------------------------------------------------------------------
+storm_round() {
+	python3 "$HERE/storm.py" "$WORK/mnt/storm" "$SFILES" "$SROUNDS" >"$WORK/storm.json" ||
+		fail "storm: stats failed: $(cat "$WORK/storm.json")"
+	peak=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+	ft_drop_caches
+	sleep 1.5 # forgets are processed, the shim trims
+	after=$(ft_rss_kib "$pid")
+}
+ft_drop_caches
+sleep 1.5
+before=$(ft_rss_kib "$pid")
+echo 5 >"/proc/$pid/clear_refs" # VmHWM restarts from here: the peak is the storm's
+storm_round
+after1=$after
+ft_log "storm 1: $(cat "$WORK/storm.json")"
+ft_log "storm 1: RSS before $before KiB, peak $peak KiB, after $after1 KiB"
+storm_round
+ft_log "storm 2: RSS after $after KiB (peak so far $peak KiB)"
+ft_alive "$pid" || fail "daemon died in the forget storm"
+if [ -n "$shim" ]; then
+	# A leak of the storm's inodes would keep after near peak; allocator slack
+	# (hash tables keep their size, partly used pages) stays well below that.
+	[ "$after1" -le $((before + (peak - before) * 3 / 4)) ] ||
+		fail "RSS after the storm ($after1 KiB) stays near its peak ($peak KiB)"
+	[ "$after" -le $((after1 + 2048)) ] ||
+		fail "RSS grew from $after1 to $after KiB over a second storm: a leak"
+else
+	ft_log "RSS bounds not asserted (no trim shim, or a sanitizer build)"
+fi
+[ "$(ft_nfds "$pid")" -le "$fd0" ] || fail "daemon fds grew over the storm"
+
+# ---- (b) open files ------------------------------------------------------------------------
+python3 "$HERE/hold_open.py" "$WORK/mnt/data" "$NOPEN" "$NPROCS" "$pid" >"$WORK/open.json" ||
+	fail "hold_open.py failed"
+ft_log "open files: $(cat "$WORK/open.json")"
+ft_alive "$pid" || fail "daemon died holding many open files"
+jq -e '.errnos | length > 0 and all(. == "EMFILE" or . == "ENFILE")' "$WORK/open.json" \
+	>/dev/null || fail "callers did not get EMFILE/ENFILE when the daemon ran out of fds"
+jq -e ".opened >= $limit - 2000 and .opened < $NOPEN" "$WORK/open.json" >/dev/null ||
+	fail "opens stopped far from the daemon's limit ($limit)"
+jq -e '.while_held.stat_dir == "ok"' "$WORK/open.json" >/dev/null ||
+	fail "daemon stopped serving stat while out of fds"
+stat "$WORK/mnt/mem" >/dev/null || fail "memfs mount not served after the fd exhaustion"
+# close() of a file must not fail because the daemon is short of fds (its
+# FLUSH has nothing to report then): kept as a check, see README "Known bugs".
+# The other checks still run, so one run shows everything.
+late_fail=""
+jq -e '.close_errors == {}' "$WORK/open.json" >/dev/null || {
+	late_fail="close() reported $(jq -c .close_errors "$WORK/open.json") (passthrough FLUSH dup()s fh)"
+	ft_log "FAIL (reported at the end): $late_fail"
+}
+
+# Everything closed: RELEASEs arrive asynchronously; give them a moment.
+ft_drop_caches
+for _ in $(seq 50); do
+	[ "$(ft_nfds "$pid")" -le "$fd0" ] && break
+	sleep 0.2
+done
+fd=$(ft_nfds "$pid")
+ft_log "after closing: daemon $fd fds (start $fd0)"
+[ "$fd" -le "$fd0" ] || fail "daemon kept $((fd - fd0)) fds after every file was closed"
+cat "$WORK/mnt/data/f$((NOPEN - 1))" >/dev/null || fail "open after recovery failed"
+echo again >"$WORK/mnt/data/new" || fail "create after recovery failed"
+
+
+ft_stop "$pid"
+[ -z "$late_fail" ] || fail "$late_fail"
+ft_log "PASS"
