@@ -39,6 +39,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
 gcc -O2 -o "$W/ptll" /usr/share/doc/libfuse3-dev/examples/passthrough_ll.c \
 	$(pkg-config --cflags --libs fuse3) || exit 1
 # the shared harness's walker: ../shared/bench beside the repo (or beside the main worktree)
