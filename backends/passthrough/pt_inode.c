@@ -371,11 +371,16 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 			goto out_close;
 	}
 	if (!h && pfd < 0) {
-		/* Pinned mode needs an O_PATH fd of its own for the caller's I/O fd. */
+		/*
+		 * Pinned mode needs an O_PATH fd of its own for the caller's I/O fd.
+		 * No O_NOFOLLOW: with O_PATH it would open the /proc magic link
+		 * itself (a procfs symlink, S_IFLNK 0300), not the file. Following
+		 * it is safe: it names the object of our own fd and nothing else.
+		 */
 		char path[PT_PROC_FD_LEN];
 
 		pt_proc_path(path, fd);
-		pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		pfd = open(path, O_PATH | O_CLOEXEC);
 		if (pfd < 0) {
 			err = -errno;
 			goto out_close;

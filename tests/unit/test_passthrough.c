@@ -339,6 +339,41 @@ START_TEST(pinned_mode_without_handles_works_and_frees_fds)
 }
 END_TEST
 
+/*
+ * A file created in pinned mode (overlayfs without nfs_export has no file
+ * handles) keeps an O_PATH fd re-opened from the create's fd: that fd must name
+ * the file, not the /proc magic link (getattr then said S_IFLNK and the kernel
+ * failed every open of the new file with EIO).
+ */
+START_TEST(pinned_mode_create_pins_the_file)
+{
+	struct vfs_entry e, e2;
+	struct vfs_open o;
+	struct stat st;
+
+	pt_debug_force_pinned(true);
+	start(8);
+	pt_debug_force_pinned(false);
+	ck_assert_int_eq(passthrough_ops.create_file(be, &root_ctx, BACKEND_ROOT_INO, "new", 0640,
+						     O_WRONLY | O_CREAT | O_EXCL, &e, &o),
+			 0);
+	ck_assert(S_ISREG(e.attr.st_mode));
+	ck_assert_int_eq(passthrough_ops.write(be, &root_ctx, e.ino, o.fh, "abc", 3, 0, O_WRONLY),
+			 3);
+	passthrough_ops.release(be, e.ino, o.fh, O_WRONLY);
+	/* Without the fh: through the pinned fd. */
+	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, e.ino, false, 0, &st), 0);
+	ck_assert_msg(S_ISREG(st.st_mode), "mode %o", st.st_mode);
+	ck_assert_int_eq(st.st_mode & 07777, 0640);
+	ck_assert_int_eq(st.st_size, 3);
+	ck_assert_int_eq(passthrough_ops.link(be, &root_ctx, e.ino, BACKEND_ROOT_INO, "hard", &e2),
+			 0);
+	ck_assert_uint_eq(e2.ino, e.ino);
+	ck_assert_uint_eq(e2.attr.st_nlink, 2);
+	passthrough_ops.forget(be, e.ino, 2);
+}
+END_TEST
+
 static char logged[2048];
 
 static void log_sink(enum vlog_level lvl, const char *msg, void *data)
@@ -1110,6 +1145,7 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, fd_use_bounded_by_cache_with_many_inodes);
 	tcase_add_test(tc, evicted_inode_reopens_by_handle);
 	tcase_add_test(tc, pinned_mode_without_handles_works_and_frees_fds);
+	tcase_add_test(tc, pinned_mode_create_pins_the_file);
 	tcase_add_test(tc, forget_storm_from_threads_keeps_counts);
 	tcase_add_test(tc, source_without_handles_uses_pinned_fds);
 	tcase_add_test(tc, create_write_read_trunc_excl);
