@@ -100,6 +100,11 @@ workload() {
 	ok "$n: chmod" chmod 0640 "$d/renamed"
 	eq "$n: the mode on the mount" 640 "$(stat -c %a "$d/renamed")"
 	eq "$n: the mode on the host" 640 "$(stat -c %a "$s/renamed")"
+	# The kernel applies the caller's umask; the daemon's own must not apply again.
+	(umask 000 && touch "$d/umask0" && mkdir "$d/umask0.d")
+	eq "$n: a file created with umask 0 is 0666 on the host" 666 "$(stat -c %a "$s/umask0")"
+	eq "$n: a dir created with umask 0 is 0777 on the host" 777 "$(stat -c %a "$s/umask0.d")"
+	rm -rf "$d/umask0" "$d/umask0.d"
 	ok "$n: truncate" truncate -s 1000 "$d/hard"
 	eq "$n: the truncated size through the other name" 1000 "$(stat -c %s "$d/renamed")"
 	eq "$n: truncate kept the head" "$(head -c 1000 "$WORK/data.$n" | sha256sum)" "$(sha256sum <"$d/renamed")"
