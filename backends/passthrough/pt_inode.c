@@ -170,14 +170,15 @@ static void inode_unhash_locked(struct backend *be, struct pt_inode *i, int fds[
 	i->pinned_fd = -1;
 }
 
+/* Close fds (from inode_unhash_locked or inode_retire_locked) and free i (may be NULL). */
 static void inode_free(struct pt_inode *i, const int fds[2])
 {
-	if (!i)
-		return;
 	if (fds[0] >= 0)
 		close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);
+	if (!i)
+		return;
 	free(i->handle);
 	free(i);
 }
@@ -185,6 +186,48 @@ static void inode_free(struct pt_inode *i, const int fds[2])
 static bool inode_unused(const struct backend *be, const struct pt_inode *i)
 {
 	return i != be->root && !i->hint && i->nlookup == 0 && i->refs == 0;
+}
+
+/* The oldest hint (be->lock; there is one). */
+static struct pt_inode *oldest_hint_locked(struct backend *be)
+{
+	return (struct pt_inode *)((char *)be->hints.prev - offsetof(struct pt_inode, link));
+}
+
+/*
+ * i just became unused (be->lock held). While its (dev, hino) key still names
+ * it, keep its number as a hint instead of freeing it: a later lookup of the
+ * same object then gets the same ino, so st_ino stays stable for the file's
+ * life, as on the host, even when the kernel evicts its inode between two
+ * stat calls (pjdfstest rename/09, rename/10). The handle stays, to tell a
+ * reused host number from the same object. Returns what to free after the
+ * lock (i, or the oldest hint pushed out, or NULL); fds to close into fds.
+ */
+static struct pt_inode *inode_retire_locked(struct backend *be, struct pt_inode *i, int fds[2])
+{
+	struct pt_inode *victim;
+	int none[2];
+
+	if (!i->hashed_key) {
+		inode_unhash_locked(be, i, fds);
+		return i;
+	}
+	fds[0] = pt_fdcache_drop_locked(be, i);
+	fds[1] = i->pinned_fd;
+	if (i->pinned_fd >= 0)
+		be->npinned--;
+	i->pinned_fd = -1;
+	i->opened = false;
+	i->hint = true;
+	be->ninodes--;
+	pt_list_add(&be->hints, &i->link);
+	be->nhints++;
+	if (be->nhints <= be->hint_max)
+		return NULL;
+	victim = oldest_hint_locked(be); /* never i: i is the newest */
+	inode_unhash_locked(be, victim, none);
+	assert(none[0] < 0 && none[1] < 0); /* hints hold no fds */
+	return victim;
 }
 
 struct pt_inode *pt_inode_get(struct backend *be, uint64_t ino)
@@ -213,7 +256,7 @@ void pt_inode_put(struct backend *be, struct pt_inode *i)
 	i->refs--;
 	dead = inode_unused(be, i);
 	if (dead)
-		inode_unhash_locked(be, i, fds);
+		i = inode_retire_locked(be, i, fds);
 	pthread_mutex_unlock(&be->lock);
 	if (dead)
 		inode_free(i, fds);
@@ -256,7 +299,7 @@ void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n)
 	i->nlookup -= n;
 	dead = inode_unused(be, i);
 	if (dead)
-		inode_unhash_locked(be, i, fds);
+		i = inode_retire_locked(be, i, fds);
 	pthread_mutex_unlock(&be->lock);
 	if (dead)
 		inode_free(i, fds);
@@ -389,6 +432,12 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 
 	pthread_mutex_lock(&be->lock);
 	i = find_key_locked(be, st->st_dev, st->st_ino);
+	if (i && i->hint && i->handle && h && !handles_equal(i->handle, h)) {
+		/* A retired inode's host number now names another object. */
+		inode_unhash_locked(be, i, fds);
+		old_free = i;
+		i = NULL;
+	}
 	if (i && i->hint) {
 		/* A number readdir showed becomes a real inode: d_ino stays right. */
 		pt_list_del(&i->link);
@@ -475,8 +524,7 @@ uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino)
 	}
 	if (be->nhints >= be->hint_max) {
 		/* The oldest hint goes: the kernel never held it as a node. */
-		victim =
-		    (struct pt_inode *)((char *)be->hints.prev - offsetof(struct pt_inode, link));
+		victim = oldest_hint_locked(be);
 		inode_unhash_locked(be, victim, fds);
 	}
 	i = inode_alloc_locked(be, dev, hino);

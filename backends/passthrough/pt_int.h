@@ -19,8 +19,10 @@
  *              mode, for filesystems without handles, and the root).
  *   hint       an ino given out only as a plain READDIR d_ino (no handle, no
  *              fd, no kernel reference), so that d_ino equals what a later
- *              lookup returns; a lookup turns it into a real inode. At most
- *              be->hint_max are kept (oldest dropped; the kernel never held them).
+ *              lookup returns; a lookup turns it into a real inode. An inode
+ *              the kernel forgot becomes a hint too (keeping its handle, no
+ *              fd), so st_ino stays stable for the file's life. At most
+ *              be->hint_max are kept (oldest dropped; the kernel holds none).
  *   fh         an open file or directory: the real host fd, checked against the
  *              set of fds this backend handed out before use.
  *
@@ -74,7 +76,7 @@ struct pt_inode {
 	 * refs: ops in flight (pt_inode_get/put). */
 	uint64_t nlookup;
 	uint32_t refs;
-	bool hint;	 /* readdir-only number: no handle, no fd, refs == nlookup == 0 */
+	bool hint;	 /* number only: no fd, refs == nlookup == 0 (see the top) */
 	bool hashed_key; /* in the (dev, hino) table; false once replaced by a newer object */
 
 	/* fd cache, be->lock. cfd >= 0 only in handle mode. The inode is on

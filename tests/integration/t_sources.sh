@@ -108,6 +108,12 @@ workload() {
 	ok "$n: truncate" truncate -s 1000 "$d/hard"
 	eq "$n: the truncated size through the other name" 1000 "$(stat -c %s "$d/renamed")"
 	eq "$n: truncate kept the head" "$(head -c 1000 "$WORK/data.$n" | sha256sum)" "$(sha256sum <"$d/renamed")"
+	# st_ino is the file's for its life, even after the kernel evicts its inode
+	# (the backend then forgets it): as on the host, a later stat gives the same.
+	i1=$(stat -c %i "$d/renamed")
+	sync
+	echo 2 >/proc/sys/vm/drop_caches
+	eq "$n: st_ino unchanged after the kernel dropped its inodes" "$i1" "$(stat -c %i "$d/renamed")"
 	ok "$n: unlink" rm "$d/renamed" "$d/hard" "$d/sym"
 	eq "$n: the directory is empty again" "" "$(ls -A "$d" | grep -v -e '^from-lower$' -e '^sub$' | paste -sd' ' -)"
 }
