@@ -294,6 +294,7 @@ static int vfs_begin_change2(struct vfs *vfs, const struct vfs_caller *c, uint64
 {
 	int err;
 
+	t->m = NULL; /* every early return leaves no reference behind */
 	if (vfs_nodeid_index(a) != vfs_nodeid_index(b)) {
 		/* A stale nodeid stays ESTALE; two live ones in two places are EXDEV. */
 		err = vfs_check_live(vfs, a);
