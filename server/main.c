@@ -272,6 +272,13 @@ static int cmd_run(struct cli *c)
 		ready_fail(c, "no mountpoint");
 		goto out;
 	}
+	/*
+	 * Every mode in a create request has the caller's umask applied by the
+	 * kernel already (FUSE_DONT_MASK is not negotiated); our own umask would
+	 * mask it a second time on a passthrough source (pjdfstest chmod/12:
+	 * a file created 04777 by a caller with umask 0 came out 04755).
+	 */
+	umask(0);
 	err = vfs_create(cfg, &vfs, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "vfsmux: %s: %s\n", c->config, why[0] ? why : strerror(-err));

@@ -64,6 +64,15 @@ struct op_ctx {
 			    * the parent directory, if it is a supplementary one */
 	uint32_t supp_gid;
 	bool unmapped;     /* caller's uid or gid has no mapping: creating gives -EOVERFLOW */
+	/*
+	 * The kernel already checked permission and ownership for this request
+	 * (mount option default_permissions). A backend that keeps its own
+	 * permission model (memfs) then skips its owner/group checks: the
+	 * kernel knew the caller's supplementary groups and capabilities and
+	 * forces some changes (clearing setuid on a write by a non-owner) that
+	 * no check by uid/gid alone would allow.
+	 */
+	bool perm_checked;
 };
 
 /* An entry reply. Filling one gives the kernel a reference (see above). */

@@ -165,8 +165,10 @@ static uint64_t vfs_counter_sub(_Atomic uint64_t *c, uint64_t n)
 	return take;
 }
 
-/* The caller as the backend sees it: ids mapped outside -> inside. */
-static void vfs_ctx(const struct mount *m, const struct vfs_caller *c, struct op_ctx *ctx)
+/* The caller as the backend sees it: ids mapped outside -> inside. vfs may be NULL
+ * (then perm_checked is false: the caller only reads attributes). */
+static void vfs_ctx(const struct vfs *vfs, const struct mount *m, const struct vfs_caller *c,
+		    struct op_ctx *ctx)
 {
 	bool uid_ok, gid_ok;
 
@@ -178,6 +180,7 @@ static void vfs_ctx(const struct mount *m, const struct vfs_caller *c, struct op
 	if (c->has_supp_gid)
 		ctx->has_supp_gid = idmap_to_inside(&m->cfg->gid_map, c->supp_gid, &ctx->supp_gid);
 	ctx->unmapped = !uid_ok || !gid_ok;
+	ctx->perm_checked = vfs && vfs->cfg->fuse.default_permissions;
 }
 
 /* Backend attributes -> the kernel's: st_ino = nodeid, owner inside -> outside. */
@@ -248,7 +251,7 @@ static int vfs_root_entry(const struct vfs_caller *c, struct mount *m, struct vf
 
 	memset(&e, 0, sizeof(e));
 	e.ino = BACKEND_ROOT_INO;
-	vfs_ctx(m, c, &ctx);
+	vfs_ctx(NULL, m, c, &ctx);
 	err = vfs_errno(m, "getattr",
 			m->ops->getattr(m->be, &ctx, BACKEND_ROOT_INO, false, 0, &e.attr));
 	if (err)
@@ -274,7 +277,7 @@ static int vfs_begin_change(struct vfs *vfs, const struct vfs_caller *c, uint64_
 		err = -EROFS;
 		goto out_put;
 	}
-	vfs_ctx(t->m, c, ctx);
+	vfs_ctx(vfs, t->m, c, ctx);
 	if (creating && ctx->unmapped) {
 		err = -EOVERFLOW;
 		goto out_put;
@@ -471,7 +474,7 @@ int vfs_lookup(struct vfs *vfs, const struct vfs_caller *c, uint64_t parent, con
 	} else {
 		to = &t.m->cfg->timeouts;
 		memset(&e, 0, sizeof(e));
-		vfs_ctx(t.m, c, &ctx);
+		vfs_ctx(vfs, t.m, c, &ctx);
 		err = vfs_errno(t.m, "lookup", t.m->ops->lookup(t.m->be, &ctx, t.ino, name, &e));
 		if (!err)
 			err = vfs_entry_reply(t.m, &e, out);
@@ -548,7 +551,7 @@ int vfs_getattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, bo
 		*attr_timeout = vfs->cfg->timeouts.attr;
 		return 0;
 	}
-	vfs_ctx(t.m, c, &ctx);
+	vfs_ctx(vfs, t.m, c, &ctx);
 	err = vfs_errno(t.m, "getattr", t.m->ops->getattr(t.m->be, &ctx, t.ino, has_fh, fh, out));
 	if (!err) {
 		vfs_attr_out(t.m, t.ino, out);
@@ -611,7 +614,7 @@ ssize_t vfs_readlink(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodei
 		ret = -EINVAL;
 		goto out_put;
 	}
-	vfs_ctx(t.m, c, &ctx);
+	vfs_ctx(vfs, t.m, c, &ctx);
 	ret = vfs_ssize(t.m, "readlink", t.m->ops->readlink(t.m->be, &ctx, t.ino, buf, size), size);
 out_put:
 	mount_put(t.m);
@@ -813,7 +816,7 @@ int vfs_open(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, int f
 		goto out_put;
 	}
 	if (t.m->ops->open) {
-		vfs_ctx(t.m, c, &ctx);
+		vfs_ctx(vfs, t.m, c, &ctx);
 		err = vfs_errno(
 		    t.m, "open",
 		    t.m->ops->open(t.m->be, &ctx, t.ino, vfs_backend_open_flags(vfs, flags), out));
@@ -905,7 +908,7 @@ ssize_t vfs_write(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, 
 		ret = -EPERM;
 		goto out_put;
 	}
-	vfs_ctx(t.m, c, &ctx);
+	vfs_ctx(vfs, t.m, c, &ctx);
 	ret =
 	    vfs_ssize(t.m, "write",
 		      t.m->ops->write(t.m->be, &ctx, t.ino, fh, buf, size, off, open_flags), size);
@@ -981,7 +984,7 @@ int vfs_opendir(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, in
 	if (!t.m)
 		return vfs_pseudo_answer(vfs, &t, 0); /* fh 0: the listing needs no state */
 	if (t.m->ops->opendir) {
-		vfs_ctx(t.m, c, &ctx);
+		vfs_ctx(vfs, t.m, c, &ctx);
 		err =
 		    vfs_errno(t.m, "opendir", t.m->ops->opendir(t.m->be, &ctx, t.ino, flags, out));
 	}
@@ -1115,7 +1118,7 @@ int vfs_readdir(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, ui
 		err = -EOPNOTSUPP;
 		goto out_put;
 	}
-	vfs_ctx(t.m, c, &ctx);
+	vfs_ctx(vfs, t.m, c, &ctx);
 	err = vfs_errno(t.m, "readdir", t.m->ops->readdir(t.m->be, &ctx, t.ino, fh, off, &db));
 out_put:
 	mount_put(t.m);
@@ -1198,7 +1201,7 @@ int vfs_access(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, int
 		goto out_put;
 	}
 	if (t.m->ops->access) {
-		vfs_ctx(t.m, c, &ctx);
+		vfs_ctx(vfs, t.m, c, &ctx);
 		err = vfs_errno(t.m, "access", t.m->ops->access(t.m->be, &ctx, t.ino, mask));
 	}
 out_put:
@@ -1241,7 +1244,7 @@ ssize_t vfs_getxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodei
 		ret = -EOPNOTSUPP;
 		goto out_put;
 	}
-	vfs_ctx(t.m, c, &ctx);
+	vfs_ctx(vfs, t.m, c, &ctx);
 	/* size 0 asks for the size needed: any non-negative answer is fine. */
 	ret = vfs_ssize(t.m, "getxattr", t.m->ops->getxattr(t.m->be, &ctx, t.ino, name, buf, size),
 			size ? size : SSIZE_MAX);
@@ -1267,7 +1270,7 @@ ssize_t vfs_listxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t node
 		ret = -EOPNOTSUPP;
 		goto out_put;
 	}
-	vfs_ctx(t.m, c, &ctx);
+	vfs_ctx(vfs, t.m, c, &ctx);
 	ret = vfs_ssize(t.m, "listxattr", t.m->ops->listxattr(t.m->be, &ctx, t.ino, buf, size),
 			size ? size : SSIZE_MAX);
 out_put:

@@ -265,11 +265,12 @@ static int dir_get(struct memfs *fs, uint64_t ino, struct memfs_inode **out)
 	return 0;
 }
 
-/* Sticky directory: only root, the file's owner or the dir's owner may remove. */
+/* Sticky directory: only root, the file's owner or the dir's owner may remove.
+ * With default_permissions the kernel has checked this (CAP_FOWNER included). */
 static bool may_delete(const struct op_ctx *ctx, const struct memfs_inode *dir,
 		       const struct memfs_inode *victim)
 {
-	if (!(dir->mode & S_ISVTX) || ctx->uid == 0)
+	if (ctx->perm_checked || !(dir->mode & S_ISVTX) || ctx->uid == 0)
 		return true;
 	return ctx->uid == victim->uid || ctx->uid == dir->uid;
 }

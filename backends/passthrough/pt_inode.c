@@ -205,14 +205,15 @@ static void inode_unhash_locked(struct backend *be, struct pt_inode *i, int fds[
 	i->pinned_fd = -1;
 }
 
+/* Close fds (from inode_unhash_locked or inode_retire_locked) and free i (may be NULL). */
 static void inode_free(struct pt_inode *i, const int fds[2])
 {
-	if (!i)
-		return;
 	if (fds[0] >= 0)
 		close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);
+	if (!i)
+		return;
 	free(i->handle);
 	free(i);
 }
@@ -252,6 +253,7 @@ static bool inode_retire_locked(struct backend *be, struct pt_inode *i, int fds[
 	if (i->ino >= PT_INO_ALLOC_BASE && i->handle && i->hashed_key && i->pinned_fd < 0) {
 		*victim = hint_evict_locked(be);
 		fds[0] = pt_fdcache_drop_locked(be, i); /* also takes it off the lru */
+		i->opened = false;			/* the kernel's pages went with its inode */
 		be->ninodes--;
 		i->hint = true;
 		pt_list_add(&be->hints, &i->link);
@@ -451,11 +453,16 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 			goto out_close;
 	}
 	if (!h && pfd < 0) {
-		/* Pinned mode needs an O_PATH fd of its own for the caller's I/O fd. */
+		/*
+		 * Pinned mode needs an O_PATH fd of its own for the caller's I/O fd.
+		 * No O_NOFOLLOW: with O_PATH it would open the /proc magic link
+		 * itself (a procfs symlink, S_IFLNK 0300), not the file. Following
+		 * it is safe: it names the object of our own fd and nothing else.
+		 */
 		char path[PT_PROC_FD_LEN];
 
 		pt_proc_path(path, fd);
-		pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		pfd = open(path, O_PATH | O_CLOEXEC);
 		if (pfd < 0) {
 			err = -errno;
 			goto out_close;

@@ -947,6 +947,56 @@ START_TEST(setattr_permissions_and_suid)
 }
 END_TEST
 
+/*
+ * pjdfstest chmod/12: a write by a non-owner makes the kernel send a SETATTR
+ * whose mode only clears setuid/setgid; chown/00, chown/05: a chown to a
+ * supplementary group (FUSE does not pass those; the kernel checked it).
+ */
+START_TEST(setattr_kernel_checked_and_kill_priv)
+{
+	struct op_ctx owner = user(1000, 1000), other = user(2000, 2000);
+	struct vfs_setattr sa = { 0 };
+	struct stat st;
+	uint64_t f, tmp;
+
+	be = mk_fs(0, 0);
+	f = mkfile_as(&owner, ROOT, "f", 06777);
+	/* Without default_permissions: clearing only the bits is a writer's right... */
+	sa.valid = VFS_SET_MODE;
+	sa.mode = 0777;
+	ck_assert_int_eq(ops->setattr(be, &other, f, &sa, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0777);
+	/* ...but not of one who may not write, nor a change of any other bit. */
+	sa.mode = 04755;
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	sa.mode = 0755;
+	ck_assert_int_eq(ops->setattr(be, &other, f, &sa, &st), -EPERM);
+	sa.mode = 04777;
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	sa.mode = 0700;
+	ck_assert_int_eq(ops->setattr(be, &other, f, &sa, &st), -EPERM);
+	sa.valid = VFS_SET_GID;
+	sa.gid = 3000;
+	ck_assert_int_eq(ops->setattr(be, &owner, f, &sa, &st), -EPERM);
+
+	/* With default_permissions the kernel decided: memfs does not refuse. */
+	owner.perm_checked = other.perm_checked = true;
+	ck_assert_int_eq(ops->setattr(be, &owner, f, &sa, &st), 0);
+	ck_assert_uint_eq(st.st_gid, 3000);
+	sa.valid = VFS_SET_MODE;
+	sa.mode = 0777;
+	ck_assert_int_eq(ops->setattr(be, &other, f, &sa, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0777);
+	/* type checks still apply */
+	sa.valid = VFS_SET_SIZE;
+	sa.size = 0;
+	ck_assert_int_eq(ops->setattr(be, &owner, ROOT, &sa, &st), -EISDIR);
+	tmp = mkdir_as(&root_ctx, ROOT, "tmp", 01777);
+	mkfile_as(&owner, tmp, "a", 0644);
+	ck_assert_int_eq(ops->unlink(be, &other, tmp, "a"), 0);
+}
+END_TEST
+
 START_TEST(sticky_directory)
 {
 	struct op_ctx alice = user(1000, 1000), bob = user(2000, 2000);
@@ -1474,6 +1524,7 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, links_and_dir_nlink);
 	tcase_add_test(tc, timestamps);
 	tcase_add_test(tc, setattr_permissions_and_suid);
+	tcase_add_test(tc, setattr_kernel_checked_and_kill_priv);
 	tcase_add_test(tc, sticky_directory);
 	tcase_add_test(tc, setgid_directory_inheritance);
 	tcase_add_test(tc, readdir_resume_after_concurrent_changes);

@@ -212,9 +212,10 @@ START_TEST(forget_to_zero_frees_and_overforget_is_clamped)
 	ck_assert_uint_eq(stats().cached_fds, 0);
 	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, ino, false, 0, &st), -ESTALE);
 	/* A live file keeps its number across the kernel forgetting it (as on
-	 * ext4); a forget for more than held is clamped. */
+	 * ext4; pjdfstest rename/09, 10); a forget for more than held is clamped. */
 	again = lookup_ok(BACKEND_ROOT_INO, "f", NULL);
 	ck_assert_uint_eq(again, ino);
+	ck_assert_uint_eq(stats().inodes, 2);
 	passthrough_ops.forget(be, again, 1000);
 	passthrough_ops.forget(be, again, 1);		 /* unknown now: logged, ignored */
 	passthrough_ops.forget(be, 12345, 1);		 /* never existed */
@@ -222,6 +223,45 @@ START_TEST(forget_to_zero_frees_and_overforget_is_clamped)
 	ck_assert_uint_eq(stats().inodes, 1);
 	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, BACKEND_ROOT_INO, false, 0, &st),
 			 0);
+}
+END_TEST
+
+/*
+ * A forgotten inode holds no fd. When the host then gives its number to a new
+ * file, that file gets the same derived number: ext4 shows the reused st_ino
+ * too, and the kernel no longer holds the old object (a number still held is
+ * never handed on: host_inode_reuse_gets_fresh_ino).
+ */
+START_TEST(forgotten_inode_holds_no_fd_and_reuse_mirrors_host)
+{
+	struct stat st, old;
+	uint64_t ino;
+	bool provoked = false;
+	size_t fds;
+
+	testlib_write_file(host("old"), "old", 3);
+	ck_assert_int_eq(stat(host("old"), &old), 0);
+	fds = count_fds();
+	ino = lookup_ok(BACKEND_ROOT_INO, "old", NULL);
+	passthrough_ops.forget(be, ino, 1);
+	ck_assert_uint_eq(count_fds(), fds);
+	ck_assert_int_eq(unlink(host("old")), 0);
+	for (int i = 0; i < 200 && !provoked; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "new%d", i);
+		testlib_write_file(host(name), "newer", 5);
+		ck_assert_int_eq(stat(host(name), &st), 0);
+		if (st.st_ino == old.st_ino) {
+			provoked = true;
+			ck_assert_uint_eq(lookup_ok(BACKEND_ROOT_INO, name, NULL), ino);
+		}
+	}
+	if (!provoked)
+		fprintf(stderr,
+			"forgotten_inode_holds_no_fd_and_reuse_mirrors_host: %s did not reuse "
+			"st_ino; skipped\n",
+			base);
 }
 END_TEST
 
@@ -347,6 +387,41 @@ START_TEST(pinned_mode_without_handles_works_and_frees_fds)
 	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
 	passthrough_ops.forget(be, ino, 1);
 	ck_assert_uint_eq(stats().pinned_fds, 1);
+}
+END_TEST
+
+/*
+ * A file created in pinned mode (overlayfs without nfs_export has no file
+ * handles) keeps an O_PATH fd re-opened from the create's fd: that fd must name
+ * the file, not the /proc magic link (getattr then said S_IFLNK and the kernel
+ * failed every open of the new file with EIO).
+ */
+START_TEST(pinned_mode_create_pins_the_file)
+{
+	struct vfs_entry e, e2;
+	struct vfs_open o;
+	struct stat st;
+
+	pt_debug_force_pinned(true);
+	start(8);
+	pt_debug_force_pinned(false);
+	ck_assert_int_eq(passthrough_ops.create_file(be, &root_ctx, BACKEND_ROOT_INO, "new", 0640,
+						     O_WRONLY | O_CREAT | O_EXCL, &e, &o),
+			 0);
+	ck_assert(S_ISREG(e.attr.st_mode));
+	ck_assert_int_eq(passthrough_ops.write(be, &root_ctx, e.ino, o.fh, "abc", 3, 0, O_WRONLY),
+			 3);
+	passthrough_ops.release(be, e.ino, o.fh, O_WRONLY);
+	/* Without the fh: through the pinned fd. */
+	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, e.ino, false, 0, &st), 0);
+	ck_assert_msg(S_ISREG(st.st_mode), "mode %o", st.st_mode);
+	ck_assert_int_eq(st.st_mode & 07777, 0640);
+	ck_assert_int_eq(st.st_size, 3);
+	ck_assert_int_eq(passthrough_ops.link(be, &root_ctx, e.ino, BACKEND_ROOT_INO, "hard", &e2),
+			 0);
+	ck_assert_uint_eq(e2.ino, e.ino);
+	ck_assert_uint_eq(e2.attr.st_nlink, 2);
+	passthrough_ops.forget(be, e.ino, 2);
 }
 END_TEST
 
@@ -1118,9 +1193,11 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, hard_links_share_one_ino);
 	tcase_add_test(tc, forget_to_zero_frees_and_overforget_is_clamped);
 	tcase_add_test(tc, host_inode_reuse_gets_fresh_ino);
+	tcase_add_test(tc, forgotten_inode_holds_no_fd_and_reuse_mirrors_host);
 	tcase_add_test(tc, fd_use_bounded_by_cache_with_many_inodes);
 	tcase_add_test(tc, evicted_inode_reopens_by_handle);
 	tcase_add_test(tc, pinned_mode_without_handles_works_and_frees_fds);
+	tcase_add_test(tc, pinned_mode_create_pins_the_file);
 	tcase_add_test(tc, forget_storm_from_threads_keeps_counts);
 	tcase_add_test(tc, source_without_handles_uses_pinned_fds);
 	tcase_add_test(tc, create_write_read_trunc_excl);

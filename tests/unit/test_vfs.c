@@ -1276,6 +1276,31 @@ START_TEST(writeback_cache_opens_write_only_files_read_write)
 }
 END_TEST
 
+/* default_permissions tells the backend that the kernel made the permission checks. */
+START_TEST(default_permissions_reaches_the_backend_ctx)
+{
+	struct vfs_entry_reply r;
+	struct vfs_open o;
+	uint64_t root;
+
+	cfg_reset();
+	cfg.fuse.default_permissions = true;
+	cfg_add("/w", "fake");
+	vfs_up();
+	root = lookup_id(1, "w");
+	ck_assert_int_eq(
+	    vfs_create_file(vfs, &root_caller, root, "n", 0644, O_CREAT | O_WRONLY, &r, &o), 0);
+	ck_assert(fakes[0]->last_ctx.perm_checked);
+	vfs_destroy(vfs);
+	cfg.fuse.default_permissions = false;
+	vfs_up();
+	root = lookup_id(1, "w");
+	ck_assert_int_eq(
+	    vfs_create_file(vfs, &root_caller, root, "m", 0644, O_CREAT | O_WRONLY, &r, &o), 0);
+	ck_assert(!fakes[nfakes - 1]->last_ctx.perm_checked);
+}
+END_TEST
+
 START_TEST(statfs_routes_to_the_owning_backend)
 {
 	struct statvfs sv;
@@ -1415,6 +1440,7 @@ static Suite *vfs_suite(void)
 	tcase_add_test(own, negative_entries_use_the_negative_timeout);
 	tcase_add_test(own, create_errors_name_the_mount);
 	tcase_add_test(own, writeback_cache_opens_write_only_files_read_write);
+	tcase_add_test(own, default_permissions_reaches_the_backend_ctx);
 	suite_add_tcase(s, own);
 	return s;
 }
