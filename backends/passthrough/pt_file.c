@@ -457,7 +457,7 @@ int pt_readdir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint6
 			}
 			if (vfs_dir_add(db, &de)) {
 				if (de.entry)
-					pt_inode_forget(be, e.ino, 1);
+					pt_inode_forget(be, de.ino, 1);
 				goto out_unlock;
 			}
 			added++;

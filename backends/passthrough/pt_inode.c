@@ -433,7 +433,9 @@ static struct file_handle *handle_of(int fd, int *err)
 		free(h);
 		return NULL;
 	}
+	/* Shrink to the handle's real size; if that fails h is still valid. */
 	small = realloc(h, sizeof(*h) + h->handle_bytes);
+	// cppcheck-suppress memleak ; h is returned when realloc fails, and freed by it otherwise
 	return small ? small : h;
 }
 

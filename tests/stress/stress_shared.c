@@ -234,8 +234,10 @@ struct stress_shared *stress_shared_create(int idx, const char *dir, uint64_t se
 {
 	struct stress_shared *s = calloc(1, sizeof(*s));
 
-	if (!s)
+	if (!s) {
 		stress_fail("out of memory");
+		return NULL; /* not reached: for checkers that miss _Noreturn */
+	}
 	s->idx = idx;
 	s->dir = dir;
 	s->st = st;
