@@ -22,6 +22,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,9 @@ static int worker_start_locked(struct session *se, bool clone)
 	w->next = se->workers;
 	se->workers = w;
 	se->nworkers++;
+	se->started++;
+	if (se->nworkers > se->peak)
+		se->peak = se->nworkers;
 	atomic_fetch_add(&se->idle, 1);
 	return 0;
 }
@@ -267,6 +271,7 @@ static void *worker_main(void *arg)
 			atomic_store(&se->stopping, true);
 			break;
 		}
+		atomic_fetch_add_explicit(&se->requests, 1, memory_order_relaxed);
 		pool_busy(se);
 		dispatch_request(w, w->inbuf, (size_t)n);
 		if (pool_idle(se))
@@ -336,6 +341,10 @@ int session_run(struct session *se)
 	join_dead_locked(se);
 	if (!err)
 		err = se->exit_err;
+	vlog(VLOG_INFO,
+	     "served %llu requests; %" PRIu32 " worker threads started, at most %" PRIu32
+	     " at once",
+	     (unsigned long long)atomic_load(&se->requests), se->started, se->peak);
 	pthread_mutex_unlock(&se->lock);
 	return err;
 }

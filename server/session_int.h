@@ -49,9 +49,13 @@ struct session {
 	struct worker *dead; /* exited, waiting for session_run() to join them */
 	uint32_t nworkers;
 	atomic_uint idle;
-	atomic_uint retire;   /* workers asked to exit after their next request */
-	atomic_bool stopping; /* session_stop() called or the connection ended */
-	int exit_err;	      /* first fatal error of a worker, 0 if none */
+	atomic_uint retire; /* workers asked to exit after their next request */
+	/* For the exit log line (and the test that no worker churn comes back). */
+	atomic_ullong requests; /* requests read */
+	uint32_t started;	/* workers ever started; se->lock */
+	uint32_t peak;		/* most workers alive at once; se->lock */
+	atomic_bool stopping;	/* session_stop() called or the connection ended */
+	int exit_err;		/* first fatal error of a worker, 0 if none */
 };
 
 /* dispatch.c: decode, route and answer one request read by w. */

@@ -164,6 +164,14 @@ alive "$DPID" && it_pass "daemon alive after the stat storm" || it_fail "daemon 
 # ---------------------------------------------------------------- SIGTERM
 stop_daemon "$DPID" TERM
 eq "SIGTERM: daemon exits 0" 0 "$DAEMON_RC"
+# The worker pool grows to the concurrency it meets and keeps its threads: a pool
+# that retired a worker at every idle moment started hundreds during this storm.
+started=$(sed -n 's/.*requests; \([0-9]*\) worker threads started.*/\1/p' "$WORK/daemon.log" | tail -n 1)
+if [ -n "$started" ] && [ "$started" -le 16 ]; then
+	it_pass "stat storm: $started worker threads started (max_threads 16)"
+else
+	it_fail "stat storm: worker threads started" "got '${started:-no log line}', want <= 16"
+fi
 is_mounted "$MNT" && it_fail "SIGTERM leaves no mount behind" "$MNT still in mountinfo" ||
 	it_pass "SIGTERM leaves no mount behind"
 
