@@ -19,10 +19,11 @@ struct vfs;
 struct worker {
 	struct session *se;
 	pthread_t thread;
-	int fd;		 /* cloned channel; replies must go back on the fd a request came from */
-	bool own_fd;	 /* fd was cloned for this worker and is closed with it */
-	uint8_t *inbuf;	 /* se->bufsize bytes */
-	uint8_t *outbuf; /* se->max_data bytes: READ, READDIR, xattr, readlink payloads */
+	int fd;		   /* cloned channel; replies must go back on the fd a request came from */
+	bool own_fd;	   /* fd was cloned for this worker and is closed with it */
+	uint8_t *inbuf;	   /* se->bufsize bytes */
+	uint8_t *outbuf;   /* se->max_data bytes: READ, READDIR, xattr, readlink payloads */
+	uint64_t requests; /* read by this worker; added to se->requests when it retires */
 	struct worker *next; /* se->workers list; se->lock */
 };
 
@@ -51,11 +52,11 @@ struct session {
 	atomic_uint idle;
 	atomic_uint retire; /* workers asked to exit after their next request */
 	/* For the exit log line (and the test that no worker churn comes back). */
-	atomic_ullong requests; /* requests read */
-	uint32_t started;	/* workers ever started; se->lock */
-	uint32_t peak;		/* most workers alive at once; se->lock */
-	atomic_bool stopping;	/* session_stop() called or the connection ended */
-	int exit_err;		/* first fatal error of a worker, 0 if none */
+	uint64_t requests;    /* requests read by retired workers; se->lock */
+	uint32_t started;     /* workers ever started; se->lock */
+	uint32_t peak;	      /* most workers alive at once; se->lock */
+	atomic_bool stopping; /* session_stop() called or the connection ended */
+	int exit_err;	      /* first fatal error of a worker, 0 if none */
 };
 
 /* dispatch.c: decode, route and answer one request read by w. */
