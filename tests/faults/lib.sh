@@ -83,6 +83,33 @@ ft_stop() {
 	[ "$st" = 0 ] || fail "daemon $1 exited with status $st"
 }
 
+# The trim shim (trim_shim.c) for a daemon whose memory a test measures
+# (FT_PRELOAD=$FT_SHIM ft_start ...); empty in sanitizer builds, whose
+# quarantine keeps freed memory. It publishes the daemon's heap bytes in use
+# to $TRIM_SHIM_STATS every 100 ms; ft_heap reads a fresh figure. One shimmed
+# daemon per test.
+FT_SHIM=""
+if [ -n "${FAULTS_TRIM_SHIM:-}" ] && [ -z "${FAULTS_SANITIZED:-}" ]; then
+	FT_SHIM=$FAULTS_TRIM_SHIM
+fi
+TRIM_SHIM_STATS=$WORK/heap
+export TRIM_SHIM_STATS
+ft_heap() { sleep 0.3; cat "$TRIM_SHIM_STATS"; }
+# ft_settle_heap BOUND: samples ft_heap until it is at or below BOUND bytes,
+# has not fallen for 3 s, or 18 s have passed; sets FT_HEAP to the lowest
+# figure seen. The kernel sends FORGETs in batches as it evicts and the daemon
+# frees as they arrive, which on a busy machine outlasts any fixed pause; a
+# leak never reaches the bound, however long the wait.
+ft_settle_heap() {
+	FT_HEAP=$(ft_heap)
+	_still=0 _i=0
+	while [ "$FT_HEAP" -gt "$1" ] && [ "$_still" -lt 10 ] && [ "$_i" -lt 60 ]; do
+		_h=$(ft_heap)
+		if [ "$_h" -lt "$FT_HEAP" ]; then FT_HEAP=$_h _still=0; else _still=$((_still + 1)); fi
+		_i=$((_i + 1))
+	done
+}
+
 ft_alive() { kill -0 "$1" 2>/dev/null; }
 ft_nfds() { ls "/proc/$1/fd" | wc -l; }
 ft_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
