@@ -44,6 +44,7 @@ static const char usage_text[] =
     "Options:\n"
     "  -c, --config FILE     config file (.yaml, .yml or .json; '-' reads stdin)\n"
     "  -m, --mountpoint DIR  mount here instead of the config's `mountpoint`\n"
+    "                        (a relative DIR is from the working directory)\n"
     "  -f, --force           lazily unmount a stale mountpoint left by a crashed daemon\n"
     "  -v, --debug           log every request and reply (one line each)\n"
     "  -q, --quiet           log only warnings and errors\n"
@@ -58,6 +59,7 @@ struct cli {
 	const char *cmd;
 	const char *config;
 	const char *mountpoint;
+	char mountpoint_abs[PATH_MAX]; /* --mountpoint made absolute, as mount(8) does */
 	bool force;
 	int ready_fd;
 	enum vlog_level level;
@@ -90,6 +92,32 @@ static const struct option longopts[] = {
 };
 
 /*
+ * A relative --mountpoint is taken from the working directory, as mount(8)
+ * and sshfs take it. It is joined, not resolved: a stale mountpoint (which
+ * --force must still reach) fails every stat, and realpath(3) with it.
+ * Returns 0, or the exit code after a message.
+ */
+static int mountpoint_arg(struct cli *c, const char *arg)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (arg[0] == '/' || !arg[0]) {
+		c->mountpoint = arg; /* an empty one is refused with the mount's own message */
+		return 0;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		return usage_error("--mountpoint %s: the working directory: %s", arg,
+				   strerror(errno));
+	n = snprintf(c->mountpoint_abs, sizeof(c->mountpoint_abs), "%s%s%s", cwd,
+		     strcmp(cwd, "/") ? "/" : "", arg);
+	if (n < 0 || (size_t)n >= sizeof(c->mountpoint_abs))
+		return usage_error("--mountpoint %s: the path is too long", arg);
+	c->mountpoint = c->mountpoint_abs;
+	return 0;
+}
+
+/*
  * Options before and after the command are the same (vfsmux -v run -c F, or
  * vfsmux run -c F -v). Returns -1 to go on, or the exit code.
  */
@@ -106,7 +134,8 @@ static int parse_opts(int argc, char **argv, const char *optstring, struct cli *
 			c->config = optarg;
 			break;
 		case 'm':
-			c->mountpoint = optarg;
+			if (mountpoint_arg(c, optarg))
+				return 2;
 			break;
 		case 'f':
 			c->force = true;

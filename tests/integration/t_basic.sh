@@ -180,6 +180,24 @@ stop_daemon "$DPID" INT
 eq "SIGINT: daemon exits 0" 0 "$DAEMON_RC"
 is_mounted "$MNT" && it_fail "SIGINT leaves no mount behind" || it_pass "SIGINT leaves no mount behind"
 
+# A relative --mountpoint is taken from the working directory (as mount(8) does).
+echo "$MNT" >>"$WORK/mounts" # cleanup unmounts by the absolute path
+pushd "$(dirname "$MNT")" >/dev/null || die "cd $(dirname "$MNT")"
+start_daemon "$CFG" --mountpoint "./$(basename "$MNT")"
+rc=$?
+popd >/dev/null || die popd
+if [ "$rc" = 0 ] && is_mounted "$MNT"; then
+	it_pass "relative --mountpoint: mounted at $MNT"
+	eq "relative --mountpoint: the tree is served" "a c d" "$(names "$MNT" 2>&1)"
+	stop_daemon "$DPID" TERM
+	eq "relative --mountpoint: SIGTERM exits 0" 0 "$DAEMON_RC"
+	is_mounted "$MNT" && it_fail "relative --mountpoint: unmounted on SIGTERM" ||
+		it_pass "relative --mountpoint: unmounted on SIGTERM"
+else
+	it_fail "relative --mountpoint: mounted at $MNT" "ready said '$READY_STATUS'"
+	stop_daemon "$DPID" TERM
+fi
+
 # SIGTERM with a file open: the mount leaves the namespace at once, the open
 # file keeps working, and the daemon exits once it is closed.
 mount_or_die "$CFG"
