@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh - vfsmux against native access and libfuse's passthrough_ll, in one run.
 #
-#   bench/run.sh [--quick] [--systems "LIST"] [--work DIR] [--no-install]
+#   bench/run.sh [--quick] [--systems "LIST"] [--only "WORKLOADS"] [--rounds N]
+#                [--work DIR] [--no-install]
 #
 # Installs what it needs, builds vfsmux (release, build dir build-bench) and
 # libfuse's passthrough_ll example (into a temp dir), prepares the dataset once,
@@ -19,17 +20,26 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 
 ALL_SYSTEMS="native passthrough_ll vfsmux-1 vfsmux-3 vfsmux-1-t1 passthrough-tmpfs memfs"
+ALL_WORKLOADS="stat readdir seqread randread create seqwrite tar findcat"
 QUICK=0
+ROUNDS=1
+ONLY=""
 INSTALL=1
 SYSTEMS=$ALL_SYSTEMS
 WORK=${BENCH_WORK:-/tmp/vfsmux-bench}
 
 usage() {
 	cat <<EOF
-Usage: bench/run.sh [--quick] [--systems "LIST"] [--work DIR] [--no-install]
+Usage: bench/run.sh [--quick] [--systems "LIST"] [--only "WORKLOADS"] [--rounds N]
+                    [--work DIR] [--no-install]
 
   --quick        1 rep, 3 s random reads, a 5,000-file tree and a 128 MiB file (a few minutes)
   --systems L    subset of: $ALL_SYSTEMS
+  --only W       fsbench workloads for native, passthrough_ll, vfsmux-1 and vfsmux-3, a
+                 subset of: $ALL_WORKLOADS
+  --rounds N     run the systems round-robin N times, one rep each (unless BENCH_REPS is
+                 set), and report the median over the rounds: a burst of load on a shared
+                 machine then hits every system alike instead of the one running at the time
   --work DIR     dataset, mount points and results (default $WORK, must be a local disk)
   --no-install   do not apt-get install missing tools
 
@@ -42,6 +52,8 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--systems) SYSTEMS=${2:?--systems needs a list}; shift ;;
+	--only) ONLY=${2:?--only needs a list}; shift ;;
+	--rounds) ROUNDS=${2:?--rounds needs a number}; shift ;;
 	--work) WORK=${2:?--work needs a directory}; shift ;;
 	--no-install) INSTALL=0 ;;
 	-h | --help) usage; exit 0 ;;
@@ -52,6 +64,10 @@ done
 for s in $SYSTEMS; do
 	case " $ALL_SYSTEMS " in *" $s "*) ;; *) echo "run.sh: unknown system '$s'" >&2; exit 2 ;; esac
 done
+for w in $ONLY; do
+	case " $ALL_WORKLOADS " in *" $w "*) ;; *) echo "run.sh: unknown workload '$w'" >&2; exit 2 ;; esac
+done
+case $ROUNDS in '' | *[!0-9]* | 0) echo "run.sh: --rounds wants a positive number" >&2; exit 2 ;; esac
 
 log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -59,6 +75,8 @@ die() { log "error: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (drop_caches for cold runs, tmpfs and FUSE mounts)"
 
 # ------------------------------------------------------------------ settings per mode
+DEFAULT_REPS=3
+[ "$ROUNDS" -gt 1 ] && DEFAULT_REPS=1
 if [ $QUICK = 1 ]; then
 	REPS=${BENCH_REPS:-1}
 	RAND_SECS=${BENCH_RAND_SECS:-3}
@@ -69,7 +87,7 @@ if [ $QUICK = 1 ]; then
 	FS_TIMEOUT=60         # fsbench per-run cap (dd, tar, find|cat)
 	SYS_TIMEOUT=600       # cap for one system's whole fsbench run
 else
-	REPS=${BENCH_REPS:-3}
+	REPS=${BENCH_REPS:-$DEFAULT_REPS}
 	RAND_SECS=${BENCH_RAND_SECS:-10}
 	SRC=$WORK/src
 	TREE_FILES=50         # fsbench's own dataset: 50,000 files
@@ -235,7 +253,7 @@ log "dataset: $TREE_ENTRIES entries in tree/, big.bin $(($(stat -c %s "$SRC/big.
 # ------------------------------------------------------------------ machine description
 {
 	echo "date: $(date -u +%FT%TZ)"
-	echo "command: bench/run.sh $([ $QUICK = 1 ] && echo --quick) --systems \"$SYSTEMS\""
+	echo "command: bench/run.sh $([ $QUICK = 1 ] && echo --quick) --systems \"$SYSTEMS\"$([ -n "$ONLY" ] && echo " --only \"$ONLY\"") --rounds $ROUNDS"
 	echo "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet HEAD 2>/dev/null || echo ' (dirty)')"
 	echo "kernel: $(uname -sr)"
 	echo "cpus: $(nproc) ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))"
@@ -244,7 +262,7 @@ log "dataset: $TREE_ENTRIES entries in tree/, big.bin $(($(stat -c %s "$SRC/big.
 	echo "RLIMIT_NOFILE: $(ulimit -Sn) soft / $(ulimit -Hn) hard"
 	echo "libfuse: $(pkg-config --modversion fuse3)   fio: $(fio --version)"
 	echo "load average at start: $(cut -d" " -f1-3 /proc/loadavg)"
-	echo "reps: $REPS, random-read seconds: $RAND_SECS, tree entries: $TREE_ENTRIES"
+	echo "rounds: $ROUNDS (systems round-robin), reps per round: $REPS, random-read seconds: $RAND_SECS, tree entries: $TREE_ENTRIES"
 } | tee "$OUT/machine.txt" >&2
 
 # ------------------------------------------------------------------ helpers
@@ -299,7 +317,7 @@ fsbench() {
 	# In the background and waited for, so that a signal's trap runs at once.
 	(FSBENCH_LABEL=$label FSBENCH_TSV=$TSV FSBENCH_PID=$pid FSBENCH_REPS=$REPS \
 		FSBENCH_RAND_SECS=$RAND_SECS FSBENCH_TAR=$TAR FSBENCH_TIMEOUT=$FS_TIMEOUT \
-		FSBENCH_ONLY=${only:-"stat readdir seqread randread create seqwrite tar findcat"} \
+		FSBENCH_ONLY=${only:-${ONLY:-$ALL_WORKLOADS}} \
 		timeout -k 10 $SYS_TIMEOUT "$FSBENCH" "$dir" 2>&1 | tee "$OUT/$label.log") &
 	CHILD=$!
 	wait "$CHILD"
@@ -367,47 +385,50 @@ run_small() {
 # ------------------------------------------------------------------ 3. the systems
 : >"$TSV"
 T_START=$(date +%s)
-for sys in $SYSTEMS; do
-	case $sys in
-	native)
-		fsbench native "$SRC" ""
-		;;
-	passthrough_ll)
-		# Default cache (cache=auto: 1 s entry/attr timeouts), multithreaded, foreground.
-		mnt=$MNTBASE/ptll
-		if start_fuse passthrough_ll "$mnt" "$mnt/tree" "$PTLL" -f -o source="$SRC" "$mnt"; then
-			fsbench passthrough_ll "$mnt" "$DPID"
-		else
-			tsv passthrough_ll note - - "" "passthrough_ll did not mount"
-		fi
-		stop_fuse
-		;;
-	vfsmux-1)
-		run_vfsmux vfsmux-1 86400 data "" "$(pt_mount /data "$SRC")"
-		;;
-	vfsmux-3)
-		# The dataset is the last of three mounts, so any per-mount lookup cost shows.
-		run_vfsmux vfsmux-3 86400 data "" "$(pt_mount /aux1 "$WORK/aux1")" \
-			"$(pt_mount /aux2 "$WORK/aux2")" "$(pt_mount /data "$SRC")"
-		;;
-	vfsmux-1-t1)
-		# vfsmux with passthrough_ll's default 1 s timeouts: the metadata walks only.
-		run_vfsmux vfsmux-1-t1 1 data "stat readdir" "$(pt_mount /data "$SRC")"
-		;;
-	passthrough-tmpfs | memfs)
-		if ! is_mounted "$TMPFS"; then
-			mkdir -p "$TMPFS" && mount -t tmpfs -o size=4g,mode=0755 vfsmux-bench "$TMPFS" ||
-				die "cannot mount tmpfs on $TMPFS"
-		fi
-		rm -rf "${TMPFS:?}/pt" && mkdir -p "$TMPFS/pt"
-		if [ "$sys" = memfs ]; then
-			run_small memfs '{"path": "/m", "type": "memfs"}'
-		else
-			run_small passthrough-tmpfs "$(pt_mount /m "$TMPFS/pt")"
-		fi
-		rm -rf "${TMPFS:?}/pt"
-		;;
-	esac
+for round in $(seq "$ROUNDS"); do
+	[ "$ROUNDS" -gt 1 ] && log "=== round $round of $ROUNDS"
+	for sys in $SYSTEMS; do
+		case $sys in
+		native)
+			fsbench native "$SRC" ""
+			;;
+		passthrough_ll)
+			# Default cache (cache=auto: 1 s entry/attr timeouts), multithreaded, foreground.
+			mnt=$MNTBASE/ptll
+			if start_fuse passthrough_ll "$mnt" "$mnt/tree" "$PTLL" -f -o source="$SRC" "$mnt"; then
+				fsbench passthrough_ll "$mnt" "$DPID"
+			else
+				tsv passthrough_ll note - - "" "passthrough_ll did not mount"
+			fi
+			stop_fuse
+			;;
+		vfsmux-1)
+			run_vfsmux vfsmux-1 86400 data "" "$(pt_mount /data "$SRC")"
+			;;
+		vfsmux-3)
+			# The dataset is the last of three mounts, so any per-mount lookup cost shows.
+			run_vfsmux vfsmux-3 86400 data "" "$(pt_mount /aux1 "$WORK/aux1")" \
+				"$(pt_mount /aux2 "$WORK/aux2")" "$(pt_mount /data "$SRC")"
+			;;
+		vfsmux-1-t1)
+			# vfsmux with passthrough_ll's default 1 s timeouts: the metadata walks only.
+			run_vfsmux vfsmux-1-t1 1 data "stat readdir" "$(pt_mount /data "$SRC")"
+			;;
+		passthrough-tmpfs | memfs)
+			if ! is_mounted "$TMPFS"; then
+				mkdir -p "$TMPFS" && mount -t tmpfs -o size=4g,mode=0755 vfsmux-bench "$TMPFS" ||
+					die "cannot mount tmpfs on $TMPFS"
+			fi
+			rm -rf "${TMPFS:?}/pt" && mkdir -p "$TMPFS/pt"
+			if [ "$sys" = memfs ]; then
+				run_small memfs '{"path": "/m", "type": "memfs"}'
+			else
+				run_small passthrough-tmpfs "$(pt_mount /m "$TMPFS/pt")"
+			fi
+			rm -rf "${TMPFS:?}/pt"
+			;;
+		esac
+	done
 done
 T_END=$(date +%s)
 if is_mounted "$TMPFS"; then umount "$TMPFS" || umount -l "$TMPFS"; fi

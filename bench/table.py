@@ -54,7 +54,17 @@ def num(x):
         return None
 
 
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    if not n:
+        return None
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
 def load(path):
+    """Rows by label and workload. A workload reported more than once (bench/run.sh
+    --rounds runs every system once per round) gets the median of all its runs."""
     rows = OrderedDict()
     notes = OrderedDict()
     with open(path) as f:
@@ -67,8 +77,18 @@ def load(path):
             rows.setdefault(label, {})
             if name == "note":
                 notes.setdefault(label, []).append(note)
-            else:
-                rows[label][name] = {"med": med, "unit": unit, "runs": runs, "note": note}
+                continue
+            runs = [x for x in runs.split(",") if x] or [med]
+            r = rows[label].setdefault(name, {"unit": unit, "runs": [], "note": note})
+            r["runs"] += runs
+            if note and note not in r["note"]:
+                r["note"] = (r["note"] + "; " + note) if r["note"] else note
+    for label in rows:
+        for r in rows[label].values():
+            good = [num(x) for x in r["runs"] if num(x) is not None]
+            m = median(good)
+            r["med"] = "FAIL" if m is None else "%.6g" % m
+            r["runs"] = ",".join(r["runs"])
     return rows, notes
 
 
