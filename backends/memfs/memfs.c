@@ -76,7 +76,11 @@ void memfs_trim(struct memfs *fs)
 		malloc_trim(0);
 }
 
-/* ---- inode table: ino -> inode, chained hash, grown at load 1 ---- */
+/*
+ * ---- inode table: ino -> inode, chained hash ----
+ * Doubled when the load passes 1, halved when it falls below 1/8 (not below
+ * MEMFS_ITABLE_MIN): deleting a big tree gives the buckets back too.
+ */
 
 static inline size_t itable_slot(const struct memfs_itable *t, uint64_t ino)
 {
@@ -93,10 +97,9 @@ static int itable_init(struct memfs_itable *t)
 	return 0;
 }
 
-/* Growing is best effort: without memory the chains just get longer. */
-static void itable_grow(struct memfs_itable *t)
+/* Resizing is best effort: without memory the chains just get longer. */
+static void itable_resize(struct memfs_itable *t, size_t n)
 {
-	size_t n = t->nbuckets * 2;
 	struct memfs_inode **b = calloc(n, sizeof(*b));
 	struct memfs_itable nt = { b, n, t->count };
 
@@ -135,6 +138,8 @@ static void itable_remove(struct memfs_itable *t, struct memfs_inode *node)
 	*pp = node->hnext;
 	node->hnext = NULL;
 	t->count--;
+	if (t->nbuckets > MEMFS_ITABLE_MIN && t->count < t->nbuckets / 8)
+		itable_resize(t, t->nbuckets / 2);
 }
 
 int memfs_inode_new(struct memfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t rdev,
@@ -168,7 +173,7 @@ int memfs_inode_new(struct memfs *fs, mode_t mode, uid_t uid, gid_t gid, dev_t r
 	atomic_init(&node->nlookup, 0);
 	atomic_init(&node->nopen, 0);
 	if (fs->itable.count >= fs->itable.nbuckets)
-		itable_grow(&fs->itable);
+		itable_resize(&fs->itable, fs->itable.nbuckets * 2);
 	s = itable_slot(&fs->itable, node->ino);
 	node->hnext = fs->itable.buckets[s];
 	fs->itable.buckets[s] = node;

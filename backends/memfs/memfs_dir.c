@@ -54,9 +54,9 @@ void memfs_dtable_fini(struct memfs_dtable *t)
 	t->buckets = NULL;
 }
 
-static void dtable_grow(struct memfs_dtable *t)
+/* Doubled at load 1, halved below load 1/8 (not below MEMFS_DTABLE_MIN). */
+static void dtable_resize(struct memfs_dtable *t, size_t n)
 {
-	size_t n = t->nbuckets * 2;
 	struct memfs_dirent **b = calloc(n, sizeof(*b));
 
 	if (!b)
@@ -78,7 +78,7 @@ static void dtable_grow(struct memfs_dtable *t)
 static void dtable_insert(struct memfs_dtable *t, struct memfs_dirent *de)
 {
 	if (t->count >= t->nbuckets)
-		dtable_grow(t);
+		dtable_resize(t, t->nbuckets * 2);
 	de->hnext = t->buckets[de->hash & (t->nbuckets - 1)];
 	t->buckets[de->hash & (t->nbuckets - 1)] = de;
 	t->count++;
@@ -93,6 +93,8 @@ static void dtable_remove(struct memfs_dtable *t, struct memfs_dirent *de)
 	*pp = de->hnext;
 	de->hnext = NULL;
 	t->count--;
+	if (t->nbuckets > MEMFS_DTABLE_MIN && t->count < t->nbuckets / 8)
+		dtable_resize(t, t->nbuckets / 2);
 }
 
 struct memfs_dirent *memfs_dir_find(struct memfs *fs, struct memfs_inode *dir, const char *name)

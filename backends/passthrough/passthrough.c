@@ -523,6 +523,7 @@ void pt_debug_stats(struct backend *be, struct pt_stats *out)
 	*out = (struct pt_stats){
 		.inodes = be->ninodes,
 		.hints = be->nhints,
+		.buckets = be->by_ino.mask + 1 + be->by_key.mask + 1,
 		.cached_fds = be->ncached,
 		.cache_max = be->cache_max,
 		.pinned_fds = be->npinned,

@@ -20,6 +20,7 @@ struct pt_stats {
 	size_t cache_max;  /* the cache's bound */
 	size_t pinned_fds; /* O_PATH fds held for an inode's life (root; "pinned fds" mode) */
 	size_t mount_fds;  /* one per source filesystem with file handles */
+	size_t buckets;	   /* hash buckets of the ino and host-key tables together */
 	uint64_t hits, misses, evictions;
 	bool handles; /* the source root's filesystem uses file handles */
 };

@@ -65,14 +65,12 @@ static size_t bucket(const struct pt_table *t, const struct pt_inode *i, bool ke
 }
 
 /* Double the buckets when the load passes 1; on ENOMEM keep the longer chains. */
-static void table_grow(struct pt_table *t, bool key)
+/* Rehash into n buckets (a power of two); on ENOMEM keep the old ones. */
+static void table_resize(struct pt_table *t, bool key, size_t n)
 {
-	size_t n = (t->mask + 1) * 2;
 	struct pt_inode **nb;
 	struct pt_table nt;
 
-	if (t->n <= t->mask + 1)
-		return;
 	nb = calloc(n, sizeof(*nb));
 	if (!nb)
 		return;
@@ -99,7 +97,8 @@ static void table_insert(struct pt_table *t, struct pt_inode *i, bool key)
 	*chain(i, key) = t->b[j];
 	t->b[j] = i;
 	t->n++;
-	table_grow(t, key);
+	if (t->n > t->mask + 1)
+		table_resize(t, key, (t->mask + 1) * 2);
 }
 
 static void table_remove(struct pt_table *t, struct pt_inode *i, bool key)
@@ -111,6 +110,8 @@ static void table_remove(struct pt_table *t, struct pt_inode *i, bool key)
 	assert(*p == i);
 	*p = *chain(i, key);
 	t->n--;
+	if (t->mask + 1 > PT_TABLE_MIN && t->n < (t->mask + 1) / 8)
+		table_resize(t, key, (t->mask + 1) / 2);
 }
 
 static struct pt_inode *find_ino_locked(struct backend *be, uint64_t ino)
@@ -149,21 +150,27 @@ static uint32_t dev_slot_locked(struct backend *be, dev_t dev)
 	return be->nslots;
 }
 
+/* (dev, hino)'s derived number, or 0 when it has none or an older object holds it. */
+static uint64_t derived_ino_locked(struct backend *be, dev_t dev, ino_t hino)
+{
+	uint32_t slot = dev_slot_locked(be, dev);
+	uint64_t ino;
+
+	if (!slot || hino == 0 || (uint64_t)hino > UINT32_MAX)
+		return 0;
+	ino = ((uint64_t)slot << 32) | (uint64_t)hino;
+	return find_ino_locked(be, ino) ? 0 : ino;
+}
+
 /* The number a new inode for (dev, hino) gets: see "ino" in pt_int.h. */
 static uint64_t ino_for_locked(struct backend *be, dev_t dev, ino_t hino)
 {
-	uint32_t slot;
 	uint64_t ino;
 
 	if (!be->root)
 		return BACKEND_ROOT_INO;
-	slot = dev_slot_locked(be, dev);
-	if (slot && hino != 0 && (uint64_t)hino <= UINT32_MAX) {
-		ino = ((uint64_t)slot << 32) | (uint64_t)hino;
-		if (!find_ino_locked(be, ino))
-			return ino;
-	}
-	return be->next_ino++;
+	ino = derived_ino_locked(be, dev, hino);
+	return ino ? ino : be->next_ino++;
 }
 
 static struct pt_inode *inode_alloc_locked(struct backend *be, dev_t dev, ino_t hino)
@@ -564,6 +571,15 @@ uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino)
 		ino = i->ino;
 		goto out_unlock;
 	}
+	/*
+	 * A free derived number is what a lookup would give now, and nothing
+	 * else can take it while the host object exists (no two live objects
+	 * share a host number): no hint needed. A plain READDIR of a big
+	 * directory used to fill the hint FIFO with these.
+	 */
+	ino = derived_ino_locked(be, dev, hino);
+	if (ino)
+		goto out_unlock;
 	victim = hint_evict_locked(be); /* the kernel holds no hint as a node */
 	i = inode_alloc_locked(be, dev, hino);
 	if (!i)

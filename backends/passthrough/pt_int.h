@@ -25,10 +25,11 @@
  *              cache (handle mode), or held for the inode's life ("pinned fds"
  *              mode, for filesystems without handles, and the root).
  *   hint       an ino the kernel does not hold, kept so that a later lookup
- *              returns the same number: one given out only as a plain READDIR
- *              d_ino (no handle, no fd), or an allocated number the kernel
- *              forgot (handle kept, fds dropped; reused only if the handle
- *              still matches). A lookup turns it into a real inode. At most
+ *              returns the same number: an allocated one given out only as a
+ *              plain READDIR d_ino (no handle, no fd; a free derived number
+ *              needs no hint, a lookup derives it again), or an allocated
+ *              number the kernel forgot (handle kept, fds dropped; reused
+ *              only if the handle still matches). A lookup turns it into a real inode. At most
  *              be->hint_max are kept (oldest dropped).
  *   fh         an open file or directory: the real host fd, checked against the
  *              set of fds this backend handed out before use.

@@ -6,6 +6,7 @@
  */
 #include "testlib.h"
 
+#include "backends/memfs/memfs_int.h" /* white box: the hash tables' sizes */
 #include "config/config.h"
 #include "vfs/backend.h"
 
@@ -192,6 +193,37 @@ static void sink_init(struct sink *s, bool plus, size_t limit)
 }
 
 /* ---- tests ---- */
+
+/* The inode and name tables grow with a big directory and shrink once it is gone. */
+START_TEST(hash_tables_shrink_after_deletes)
+{
+	enum { N = 4000 };
+	static uint64_t inos[N];
+	size_t ib0, db0;
+	char name[32];
+
+	be = mk_fs(0, 0);
+	ib0 = memfs_of(be)->itable.nbuckets;
+	db0 = memfs_of(be)->dtable.nbuckets;
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		inos[i] = mkfile(ROOT, name);
+	}
+	ck_assert_uint_ge(memfs_of(be)->itable.nbuckets, N);
+	ck_assert_uint_ge(memfs_of(be)->dtable.nbuckets, N);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(ops->unlink(be, &root_ctx, ROOT, name), 0);
+		ops->forget(be, inos[i], 1);
+	}
+	ck_assert_uint_eq(memfs_of(be)->itable.count, 1);
+	ck_assert_uint_eq(memfs_of(be)->itable.nbuckets, ib0);
+	ck_assert_uint_eq(memfs_of(be)->dtable.nbuckets, db0);
+	/* and lookups still work after all that rehashing */
+	mkfile(ROOT, "again");
+	ck_assert_int_eq(lookup_ino(ROOT, "again", &inos[0]), 0);
+}
+END_TEST
 
 START_TEST(kernel_may_keep_its_caches)
 {
@@ -1535,6 +1567,7 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, seed_copies_a_tree);
 	tcase_add_test(tc, concurrent_creates_unlinks_writes);
 	tcase_add_test(tc, kernel_may_keep_its_caches);
+	tcase_add_test(tc, hash_tables_shrink_after_deletes);
 	suite_add_tcase(s, tc);
 	return s;
 }
