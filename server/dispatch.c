@@ -195,6 +195,8 @@ static void fill_open(struct fuse_open_out *oo, const struct vfs_open *vo)
 		oo->open_flags |= FOPEN_CACHE_DIR;
 	if (vo->nonseekable)
 		oo->open_flags |= FOPEN_NONSEEKABLE;
+	if (vo->noflush)
+		oo->open_flags |= FOPEN_NOFLUSH;
 }
 
 static void reply_data(struct request *rq, const void *p, size_t len)

@@ -52,18 +52,18 @@ struct mount_config;
 struct backend; /* opaque: each type defines its own */
 
 #define BACKEND_ROOT_INO 1
-#define BACKEND_INO_MAX ((UINT64_C(1) << 48) - 1)
+#define BACKEND_INO_MAX	 ((UINT64_C(1) << 48) - 1)
 
 /* Who is asking, with ids already mapped outside -> inside by the mount's id_map. */
 struct op_ctx {
 	uint32_t uid, gid; /* 65534 when the caller has no mapping */
 	uint32_t pid;
-	uint32_t umask;    /* for create/mkdir/mknod: mode is already masked by the
+	uint32_t umask;	   /* for create/mkdir/mknod: mode is already masked by the
 			    * kernel unless the backend wants to apply this */
 	bool has_supp_gid; /* FUSE_CREATE_SUPP_GROUP: the caller's group that owns
 			    * the parent directory, if it is a supplementary one */
 	uint32_t supp_gid;
-	bool unmapped;     /* caller's uid or gid has no mapping: creating gives -EOVERFLOW */
+	bool unmapped; /* caller's uid or gid has no mapping: creating gives -EOVERFLOW */
 	/*
 	 * The kernel already checked permission and ownership for this request
 	 * (mount option default_permissions). A backend that keeps its own
@@ -77,7 +77,7 @@ struct op_ctx {
 
 /* An entry reply. Filling one gives the kernel a reference (see above). */
 struct vfs_entry {
-	uint64_t ino;        /* backend ino; 0 = negative entry (only from vfs) */
+	uint64_t ino;	     /* backend ino; 0 = negative entry (only from vfs) */
 	uint64_t generation; /* bumped when an ino number is reused for another object */
 	struct stat attr;    /* st_ino = ino; vfs rewrites it to the nodeid */
 };
@@ -85,11 +85,13 @@ struct vfs_entry {
 /* What open/create/opendir hand back. */
 struct vfs_open {
 	uint64_t fh;
-	bool direct_io;   /* FOPEN_DIRECT_IO: bypass the page cache */
+	bool direct_io;	  /* FOPEN_DIRECT_IO: bypass the page cache */
 	bool keep_cache;  /* FOPEN_KEEP_CACHE: the file did not change since the last open */
-	bool cache_dir;   /* FOPEN_CACHE_DIR (opendir) */
+	bool cache_dir;	  /* FOPEN_CACHE_DIR (opendir) */
 	bool nonseekable; /* FOPEN_NONSEEKABLE */
-	int backing_fd;   /* >= 0: an fd the server may register for kernel passthrough
+	bool noflush;	  /* FOPEN_NOFLUSH: close(2) needs no FLUSH (nothing to write
+			   * back or report; locks are the kernel's) */
+	int backing_fd;	  /* >= 0: an fd the server may register for kernel passthrough
 			   * (the server closes nothing; the backend owns it). -1 = none. */
 };
 
@@ -99,11 +101,11 @@ enum {
 	VFS_SET_UID = 1 << 1,
 	VFS_SET_GID = 1 << 2,
 	VFS_SET_SIZE = 1 << 3,
-	VFS_SET_ATIME = 1 << 4,     /* to atime */
-	VFS_SET_MTIME = 1 << 5,     /* to mtime */
+	VFS_SET_ATIME = 1 << 4,	    /* to atime */
+	VFS_SET_MTIME = 1 << 5,	    /* to mtime */
 	VFS_SET_ATIME_NOW = 1 << 6, /* to the current time (UTIME_NOW) */
 	VFS_SET_MTIME_NOW = 1 << 7,
-	VFS_SET_CTIME = 1 << 8,     /* writeback cache only */
+	VFS_SET_CTIME = 1 << 8, /* writeback cache only */
 	VFS_SET_KILL_SUIDGID = 1 << 9,
 };
 
@@ -132,9 +134,9 @@ struct vfs_setattr {
  */
 struct vfs_dirent {
 	const char *name;
-	uint64_t ino;   /* backend ino (d_ino); for ".." of the root vfs fixes it */
-	uint32_t type;  /* DT_* */
-	uint64_t off;   /* resume cookie after this entry; never 0 */
+	uint64_t ino;		       /* backend ino (d_ino); for ".." of the root vfs fixes it */
+	uint32_t type;		       /* DT_* */
+	uint64_t off;		       /* resume cookie after this entry; never 0 */
 	const struct vfs_entry *entry; /* plus mode only, NULL otherwise */
 };
 
@@ -180,15 +182,16 @@ struct backend_ops {
 	/* Returns the target length (<= size, not NUL-terminated) or -errno. */
 	ssize_t (*readlink)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, char *buf,
 			    size_t size);
-	int (*mknod)(struct backend *be, const struct op_ctx *ctx, uint64_t parent, const char *name,
-		     mode_t mode, dev_t rdev, struct vfs_entry *out);
-	int (*mkdir)(struct backend *be, const struct op_ctx *ctx, uint64_t parent, const char *name,
-		     mode_t mode, struct vfs_entry *out);
+	int (*mknod)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
+		     const char *name, mode_t mode, dev_t rdev, struct vfs_entry *out);
+	int (*mkdir)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
+		     const char *name, mode_t mode, struct vfs_entry *out);
 	int (*symlink)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
 		       const char *name, const char *target, struct vfs_entry *out);
 	int (*unlink)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
 		      const char *name);
-	int (*rmdir)(struct backend *be, const struct op_ctx *ctx, uint64_t parent, const char *name);
+	int (*rmdir)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
+		     const char *name);
 	/* flags: 0, RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT. */
 	int (*rename)(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
 		      const char *name, uint64_t newparent, const char *newname, unsigned flags);
@@ -227,8 +230,8 @@ struct backend_ops {
 
 	/* xattrs: getxattr/listxattr with size 0 return the size needed;
 	 * a buffer too small gives -ERANGE. */
-	int (*setxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,
-			const void *value, size_t size, int flags);
+	int (*setxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
+			const char *name, const void *value, size_t size, int flags);
 	ssize_t (*getxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
 			    const char *name, void *buf, size_t size);
 	ssize_t (*listxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, char *buf,

@@ -250,6 +250,7 @@ int memfs_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int f
 	out->backing_fd = -1;
 	/* Data changes only through the kernel's own writes: its pages stay right. */
 	out->keep_cache = true;
+	out->noflush = true; /* memory has nothing to write back at close(2) */
 out:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;

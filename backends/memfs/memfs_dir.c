@@ -463,6 +463,7 @@ int memfs_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t par
 	memset(oout, 0, sizeof(*oout));
 	oout->fh = node->ino;
 	oout->backing_fd = -1;
+	oout->noflush = true; /* as memfs_open */
 out:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;

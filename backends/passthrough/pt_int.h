@@ -57,6 +57,7 @@
 
 #define PT_DEFAULT_FD_CACHE 1024
 #define PT_MIN_HINTS	    4096
+#define PT_FLUSH_DEVS	    16 /* devices remembered for FOPEN_NOFLUSH; more are asked each open */
 #define PT_DIR_LOCKS	    64
 #define PT_PROC_FD_LEN	    32 /* "/proc/self/fd/" + an int */
 
@@ -133,6 +134,14 @@ struct backend {
 
 	struct pt_list hints; /* head = newest */
 	size_t nhints, hint_max;
+
+	/* Host devices seen by open/create and whether their filesystem has
+	 * nothing for FLUSH to do (FOPEN_NOFLUSH); be->lock. */
+	struct {
+		dev_t dev;
+		bool noflush;
+	} flush_devs[PT_FLUSH_DEVS];
+	size_t nflush_devs;
 
 	/* Open file/dir fds this backend issued as fh; bit set = ours. */
 	_Atomic uint64_t *fh_bits;

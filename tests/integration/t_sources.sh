@@ -9,6 +9,9 @@
 # rename, hard link st_ino, symlink, mkdir/rmdir, user xattr, chmod, truncate)
 # and is checked on the host side too. The daemon logs for each source whether
 # it found inodes by "handles" or by "pinned fds": checked per filesystem.
+# The daemon runs with -v (a log line per request): a close(2) after a write
+# must cost no FLUSH on the local filesystems (FOPEN_NOFLUSH), and must still
+# send one on overlayfs, whose own flush the backend passes on.
 . "$(dirname "$0")/lib.sh"
 
 XFS=$WORK/xfs
@@ -59,7 +62,7 @@ CFG=$WORK/sources.yaml
 	echo "  - {path: /ovl, type: passthrough, source: $OVL}"
 	echo "  - {path: /tmpfs, type: passthrough, source: $TMPFS}"
 } | write_config "$CFG"
-mount_or_die "$CFG"
+mount_or_die "$CFG" -v
 
 # The mode the daemon logged for source SRC: "handles" or "pinned fds".
 inode_mode() {
@@ -67,6 +70,22 @@ inode_mode() {
 }
 
 sum() { sha256sum <"$1" | cut -d' ' -f1; }
+
+# flushes NAME DIR WANT: write and close a file in DIR; WANT is "none" or "some"
+# FLUSH requests in the debug log for that close.
+flushes() {
+	local n=$1 d=$2 want=$3 before got
+	before=$(wc -l <"$WORK/daemon.log")
+	echo probe >"$d/flush-probe"
+	got=$(tail -n +"$((before + 1))" "$WORK/daemon.log" | grep -c ' FLUSH(')
+	rm -f "$d/flush-probe"
+	if [ "$want" = none ]; then
+		eq "$n: close(2) after a write sends no FLUSH" 0 "$got"
+	else
+		[ "$got" -gt 0 ] && it_pass "$n: close(2) after a write sends a FLUSH" ||
+			it_fail "$n: close(2) after a write sends a FLUSH" "none in the log"
+	fi
+}
 
 # workload NAME DIR SRC: DIR is the mount's view of host directory SRC.
 workload() {
@@ -121,10 +140,12 @@ workload() {
 if [ "$have_xfs" = 1 ]; then
 	eq "xfs: inodes by file handles" handles "$(inode_mode "$XFS")"
 	workload xfs "$MNT/xfs" "$XFS"
+	flushes xfs "$MNT/xfs" none
 fi
 
 eq "overlayfs without nfs_export: inodes by pinned fds" "pinned fds" "$(inode_mode "$OVL")"
 workload ovl "$MNT/ovl" "$OVL"
+flushes ovl "$MNT/ovl" some
 eq "ovl: a lower file reads through" lower-content "$(cat "$MNT/ovl/from-lower")"
 echo changed >"$MNT/ovl/from-lower"
 eq "ovl: writing a lower file copies it up" changed "$(cat "$WORK/ovl/upper/from-lower")"
@@ -136,6 +157,7 @@ eq "ovl: the removal is hidden from the mount" no "$([ -e "$MNT/ovl/from-lower" 
 
 eq "tmpfs: inodes by file handles" handles "$(inode_mode "$TMPFS")"
 workload tmpfs "$MNT/tmpfs" "$TMPFS"
+flushes tmpfs "$MNT/tmpfs" none
 
 stop_daemon
 eq "daemon exits 0 on SIGTERM" 0 "$DAEMON_RC"

@@ -236,6 +236,7 @@ START_TEST(kernel_may_keep_its_caches)
 	/* Every change passes through the kernel, so its caches are never stale. */
 	ck_assert_int_eq(ops->open(be, &root_ctx, f, O_RDONLY, &o), 0);
 	ck_assert(o.keep_cache);
+	ck_assert(o.noflush); /* nothing to write back at close(2) */
 	ops->release(be, f, o.fh, O_RDONLY);
 	ck_assert_int_eq(ops->opendir(be, &root_ctx, d, O_RDONLY, &o), 0);
 	ck_assert(o.cache_dir && o.keep_cache);

@@ -132,6 +132,7 @@ START_TEST(keep_cache_only_when_unchanged_since_last_open)
 	ino = lookup_ok(BACKEND_ROOT_INO, "k", NULL);
 	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, ino, O_RDONLY, &o), 0);
 	ck_assert(!o.keep_cache); /* first open: nothing cached can be trusted */
+	ck_assert(o.noflush);	  /* ext4 and tmpfs sources: FLUSH would do nothing */
 	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
 	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, ino, O_RDONLY, &o), 0);
 	ck_assert(o.keep_cache);
