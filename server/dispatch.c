@@ -485,6 +485,42 @@ static int open_flags(const struct session *se, uint32_t flags)
 	return f;
 }
 
+/*
+ * FUSE_HANDLE_KILLPRIV_V2: on a write, or an O_TRUNC open, by a caller without
+ * CAP_FSETID the kernel leaves dropping setuid/setgid to us and says so with a
+ * flag. Our own write or truncate keeps the bits (the daemon has CAP_FSETID),
+ * so ask the backend as for a SETATTR with FATTR_KILL_SUIDGID: setuid goes,
+ * setgid too when group execute is set (the kernel's rule). Done before the
+ * write or open, as the kernel removes privileges before it writes; the
+ * kernel checked write permission before sending either request. A CREATE
+ * may carry the flag too, for a file that appeared between its LOOKUP and
+ * the CREATE; that race is left alone: telling a truncated existing file
+ * from a new one (whose setuid must stay) needs the backend's answer.
+ */
+static void notify_inval_attr(struct request *rq);
+
+static int kill_suidgid(struct request *rq, bool has_fh, uint64_t fh)
+{
+	struct vfs_setattr sa = { .valid = VFS_SET_KILL_SUIDGID, .has_fh = has_fh, .fh = fh };
+	struct stat st;
+	double tmo;
+	int err;
+
+	/* Every write of an unprivileged caller carries the flag: look first. */
+	err = vfs_getattr(rq->se->vfs, &rq->caller, rq->hdr.nodeid, has_fh, fh, &st, &tmo);
+	if (err)
+		return err;
+	if (!S_ISREG(st.st_mode) ||
+	    !((st.st_mode & S_ISUID) || ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))))
+		return 0;
+	err = vfs_setattr(rq->se->vfs, &rq->caller, rq->hdr.nodeid, &sa, &st, &tmo);
+	/* Neither the WRITE nor the OPEN reply carries attributes: the kernel's
+	 * cached mode would show the bits until its attribute timeout. */
+	if (!err)
+		notify_inval_attr(rq);
+	return err;
+}
+
 static int op_open(struct request *rq)
 {
 	struct fuse_open_in in;
@@ -492,6 +528,11 @@ static int op_open(struct request *rq)
 	int err;
 
 	arg_fixed(rq, &in, sizeof(in));
+	if ((in.open_flags & FUSE_OPEN_KILL_SUIDGID) && (in.flags & O_TRUNC)) {
+		err = kill_suidgid(rq, false, 0);
+		if (err)
+			return err;
+	}
 	err = vfs_open(rq->se->vfs, &rq->caller, rq->hdr.nodeid, open_flags(rq->se, in.flags), &vo);
 	if (err)
 		return err;
@@ -555,6 +596,12 @@ static int op_write(struct request *rq)
 		return -EINVAL;
 	if (in.offset > (uint64_t)INT64_MAX)
 		return -EINVAL;
+	if (in.write_flags & FUSE_WRITE_KILL_SUIDGID) {
+		int err = kill_suidgid(rq, true, in.fh);
+
+		if (err)
+			return err;
+	}
 	n = vfs_write(rq->se->vfs, &rq->caller, rq->hdr.nodeid, in.fh, rq->arg + sizeof(in),
 		      in.size, (off_t)in.offset, (int)in.flags);
 	if (n < 0)
@@ -906,7 +953,15 @@ static uint64_t init_wanted(const struct session *se)
 	uint64_t want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
 			FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
 			FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
-			FUSE_CACHE_SYMLINKS | FUSE_INIT_EXT | FUSE_CREATE_SUPP_GROUP;
+			FUSE_CACHE_SYMLINKS | FUSE_INIT_EXT | FUSE_CREATE_SUPP_GROUP |
+			/*
+			 * We drop setuid/setgid ourselves, told by per-request flags
+			 * (kill_suidgid). In return the superblock gets SB_NOSEC: a
+			 * file is checked for security.capability once, not before
+			 * every write (a GETXATTR each), and a chown needs no GETATTR
+			 * first. Capabilities stay the kernel's to remove.
+			 */
+			FUSE_HANDLE_KILLPRIV | FUSE_HANDLE_KILLPRIV_V2;
 
 	if (se->opts.writeback_cache)
 		want |= FUSE_WRITEBACK_CACHE;
@@ -1122,6 +1177,38 @@ static void send_reply(struct request *rq, int err)
 	if (rc < 0 && rc != -ENOENT)
 		vlog(VLOG_WARN, "reply to %s (unique %" PRIu64 ") failed: %s",
 		     op_name(rq->hdr.opcode), rq->hdr.unique, strerror((int)-rc));
+}
+
+/*
+ * FUSE_NOTIFY_INVAL_INODE with off -1: drop the kernel's cached attributes of
+ * the request's node (not its pages). Safe from inside a request on the same
+ * node: the kernel takes no inode lock for it. ENOENT means it holds no such
+ * inode, so nothing is cached.
+ */
+static void notify_inval_attr(struct request *rq)
+{
+	struct fuse_out_header oh;
+	struct fuse_notify_inval_inode_out o;
+	struct iovec iov[2];
+	ssize_t rc;
+
+	memset(&o, 0, sizeof(o));
+	o.ino = rq->hdr.nodeid;
+	o.off = -1;
+	oh.len = (uint32_t)(sizeof(oh) + sizeof(o));
+	oh.error = FUSE_NOTIFY_INVAL_INODE;
+	oh.unique = 0;
+	iov[0].iov_base = &oh;
+	iov[0].iov_len = sizeof(oh);
+	iov[1].iov_base = &o;
+	iov[1].iov_len = sizeof(o);
+	if (rq->se->writer)
+		rc = rq->se->writer(rq->se->writer_data, iov, 2);
+	else
+		rc = writev(rq->w->fd, iov, 2) < 0 ? -errno : 0;
+	if (rc < 0 && rc != -ENOENT)
+		vlog(VLOG_WARN, "invalidating the kernel's attributes of node %#" PRIx64 ": %s",
+		     rq->hdr.nodeid, strerror((int)-rc));
 }
 
 void dispatch_request(struct worker *w, const uint8_t *buf, size_t len)

@@ -594,10 +594,14 @@ static int memfs_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t 
 		changed = true;
 	}
 	if (in->valid & VFS_SET_KILL_SUIDGID) {
+		mode_t before = node->mode;
+
 		node->mode &= ~(mode_t)S_ISUID;
 		if (node->mode & S_IXGRP)
 			node->mode &= ~(mode_t)S_ISGID;
-		changed = true;
+		/* Sent before every write by an unprivileged caller: ctime moves
+		 * only when a bit really went. */
+		changed = changed || node->mode != before;
 	}
 	if (in->valid & (VFS_SET_ATIME | VFS_SET_ATIME_NOW)) {
 		node->atime = (in->valid & VFS_SET_ATIME_NOW) ? now : in->atime;

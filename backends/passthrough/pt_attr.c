@@ -105,7 +105,8 @@ static int kill_suidgid(struct pt_held *h, int fhfd)
 	m = st.st_mode & 07777;
 	if (!S_ISREG(st.st_mode) || !((m & S_ISUID) || ((m & S_ISGID) && (m & S_IXGRP))))
 		return 0;
-	return set_mode(h, fhfd, m & ~(mode_t)(S_ISUID | S_ISGID));
+	/* setgid without group execute marks mandatory locking, not "run as group": it stays */
+	return set_mode(h, fhfd, m & ~(mode_t)(S_ISUID | ((m & S_IXGRP) ? S_ISGID : 0)));
 }
 
 int pt_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino,

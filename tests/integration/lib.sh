@@ -279,3 +279,34 @@ names() {
 fd_count() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }
+
+# check_kill_suidgid NAME DIR: setuid/setgid are dropped on a write, an O_TRUNC
+# open, a truncate and a chown, as a local filesystem drops them (the daemon
+# does it, told by the kernel's KILLPRIV_V2 flags); setgid without group execute
+# stays (it marks mandatory locking, not "run as group"); root's write keeps
+# both. DIR must let uid 1000 in (allow_other); the mode is read through the
+# mount, so a stale mode in the kernel's attribute cache fails too.
+check_kill_suidgid() {
+	local n=$1 d=$2 f=$2/kill-suidgid u=(setpriv --reuid=1000 --regid=1000 --clear-groups)
+	mode_of() { stat -c %a "$f" 2>&1; }
+	fresh() { rm -f "$f" && echo data >"$f" && chmod "$1" "$f"; }
+	fresh 6777
+	ok "$n: uid 1000 appends to a 6777 file" "${u[@]}" sh -c "echo more >>'$f'"
+	eq "$n: a write by uid 1000 drops setuid and setgid (group exec)" 777 "$(mode_of)"
+	fresh 6767
+	ok "$n: uid 1000 appends to a 6767 file" "${u[@]}" sh -c "echo more >>'$f'"
+	eq "$n: setgid without group exec survives the write" 2767 "$(mode_of)"
+	fresh 6777
+	echo more >>"$f"
+	eq "$n: a write by root keeps both" 6777 "$(mode_of)"
+	fresh 6777
+	ok "$n: uid 1000 opens it O_TRUNC" "${u[@]}" sh -c ": >'$f'"
+	eq "$n: an O_TRUNC open by uid 1000 drops them" 777 "$(mode_of)"
+	fresh 6777
+	ok "$n: uid 1000 truncates it" "${u[@]}" truncate -s 2 "$f"
+	eq "$n: a truncate by uid 1000 drops them" 777 "$(mode_of)"
+	fresh 6777
+	chown 1000 "$f"
+	eq "$n: a chown drops them" 777 "$(mode_of)"
+	rm -f "$f"
+}

@@ -12,11 +12,13 @@ echo "$TMPFS" >>"$WORK/mounts"
 
 SMALL_SIZE=$((8 << 20))
 SMALL_INODES=64
+chmod 755 "$WORK" # uid 1000 must reach the mountpoint below it
 CFG=$WORK/memfs.yaml
 # attr/entry 0: every stat reaches the backend, so what is compared is memfs's
 # own bookkeeping, not the kernel's attribute cache.
 write_config "$CFG" <<EOF
 mountpoint: $MNT
+fuse: {allow_other: true}
 mounts:
   - path: /srv/base
     type: passthrough
@@ -197,6 +199,11 @@ n=$(find "$MNT/small" -mindepth 1 | wc -l)
 ((n < SMALL_INODES)) && it_pass "files stop before the inode limit ($n)" || it_fail "files stop before the inode limit" "$n files"
 ok "rm of all files works" sh -c "rm -f '$MNT'/small/f*"
 ok "files can be created again" touch "$MNT/small/after"
+
+# ---------------------------------------------------------------- setuid/setgid dropped
+# On /small: default timeouts, so a stale cached mode would show.
+mkdir "$MNT/small/kp" && chmod 777 "$MNT/small/kp"
+check_kill_suidgid memfs "$MNT/small/kp"
 
 # ---------------------------------------------------------------- memory goes with the mount
 stop_daemon "$DPID" TERM

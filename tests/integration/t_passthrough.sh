@@ -283,6 +283,7 @@ fails "uid 1000 cannot write a root-owned 0644 file" "Permission denied" \
 	setpriv --reuid=1000 --regid=1000 --clear-groups sh -c "echo x >>'$MNT/p1/dir/zero'"
 ok "root creates a file" touch "$MNT/p1/userdir/rootfile"
 eq "a file created by root is root's" 0:0 "$(stat -c %u:%g "$SRC/userdir/rootfile" 2>&1)"
+check_kill_suidgid passthrough "$MNT/p1/userdir"
 
 # ---------------------------------------------------------------- id_map
 chown 5:7 "$SRC2/d/two"

@@ -432,29 +432,39 @@ START_TEST(forget_and_batch_forget_never_reply)
 }
 END_TEST
 
+/* CREATE name (mode, no umask) in mount 2's root after INIT; entry and open out. */
+static void create_in_c(const char *name, uint32_t mode, struct fuse_entry_out *eo,
+			struct fuse_open_out *oo)
+{
+	uint8_t arg[256];
+	struct fuse_create_in cin = { .flags = O_RDWR | O_CREAT, .mode = mode, .umask = 0 };
+	size_t n = strlen(name) + 1;
+	const struct captured *r;
+
+	do_init();
+	lookup_ok(FUSE_ROOT_ID, "c");
+	memcpy(arg, &cin, sizeof(cin));
+	memcpy(arg + sizeof(cin), name, n);
+	r = send_req(FUSE_CREATE, vfs_nodeid(2, BACKEND_ROOT_INO), arg, sizeof(cin) + n);
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, sizeof(*eo) + sizeof(*oo));
+	memcpy(eo, r->data, sizeof(*eo));
+	memcpy(oo, r->data + sizeof(*eo), sizeof(*oo));
+	ck_assert_uint_eq(vfs_nodeid_index(eo->nodeid), 2);
+	ck_assert(S_ISREG(eo->attr.mode));
+}
+
 START_TEST(create_write_read_roundtrip_in_memfs)
 {
 	uint8_t arg[256];
-	struct fuse_create_in cin = { .flags = O_RDWR | O_CREAT, .mode = 0644, .umask = 022 };
 	struct fuse_entry_out eo;
 	struct fuse_open_out oo;
 	struct fuse_write_in win = { 0 };
 	struct fuse_write_out wo;
 	struct fuse_read_in rin = { 0 };
 	const struct captured *r;
-	uint64_t dir = vfs_nodeid(2, BACKEND_ROOT_INO);
 
-	do_init();
-	lookup_ok(FUSE_ROOT_ID, "c");
-	memcpy(arg, &cin, sizeof(cin));
-	memcpy(arg + sizeof(cin), "f", 2);
-	r = send_req(FUSE_CREATE, dir, arg, sizeof(cin) + 2);
-	ck_assert_int_eq(r->hdr.error, 0);
-	ck_assert_uint_eq(r->datalen, sizeof(eo) + sizeof(oo));
-	memcpy(&eo, r->data, sizeof(eo));
-	memcpy(&oo, r->data + sizeof(eo), sizeof(oo));
-	ck_assert_uint_eq(vfs_nodeid_index(eo.nodeid), 2);
-	ck_assert(S_ISREG(eo.attr.mode));
+	create_in_c("f", 0644, &eo, &oo);
 
 	win.fh = oo.fh;
 	win.size = 5;
@@ -482,6 +492,56 @@ START_TEST(create_write_read_roundtrip_in_memfs)
 	rin.size = 1u << 30;
 	r = send_req(FUSE_READ, eo.nodeid, &rin, sizeof(rin));
 	ck_assert_int_eq(r->hdr.error, -EINVAL);
+}
+END_TEST
+
+/*
+ * KILLPRIV_V2: a WRITE flagged FUSE_WRITE_KILL_SUIDGID drops setuid (and setgid
+ * with group exec) before writing, and since the WRITE reply has no attributes,
+ * a FUSE_NOTIFY_INVAL_INODE (unique 0) for the node comes first. A flagged
+ * write to a file without the bits sends no notification.
+ */
+START_TEST(write_kill_suidgid_drops_bits_and_invalidates)
+{
+	uint8_t arg[256];
+	struct fuse_entry_out eo;
+	struct fuse_open_out oo;
+	struct fuse_write_in win = { 0 };
+	struct fuse_getattr_in gin = { 0 };
+	struct fuse_notify_inval_inode_out no;
+	struct fuse_attr_out ao;
+	const struct captured *r;
+	size_t before;
+
+	create_in_c("s", 06775, &eo, &oo);
+	ck_assert_uint_eq(eo.attr.mode & 07777, 06775);
+
+	win.fh = oo.fh;
+	win.size = 2;
+	win.write_flags = FUSE_WRITE_KILL_SUIDGID;
+	memcpy(arg, &win, sizeof(win));
+	memcpy(arg + sizeof(win), "hi", 2);
+	before = ncap;
+	r = send_req(FUSE_WRITE, eo.nodeid, arg, sizeof(win) + 2);
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(ncap, before + 2); /* the notification, then the reply */
+	ck_assert_uint_eq(cap[before].hdr.unique, 0);
+	ck_assert_int_eq(cap[before].hdr.error, FUSE_NOTIFY_INVAL_INODE);
+	ck_assert_uint_eq(cap[before].datalen, sizeof(no));
+	memcpy(&no, cap[before].data, sizeof(no));
+	ck_assert_uint_eq(no.ino, eo.nodeid);
+	ck_assert_int_eq(no.off, -1);
+
+	r = send_req(FUSE_GETATTR, eo.nodeid, &gin, sizeof(gin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&ao, r->data, sizeof(ao));
+	ck_assert_uint_eq(ao.attr.mode & 07777, 0775);
+
+	/* Nothing left to drop: no notification. */
+	before = ncap;
+	r = send_req(FUSE_WRITE, eo.nodeid, arg, sizeof(win) + 2);
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(ncap, before + 1);
 }
 END_TEST
 
@@ -595,6 +655,7 @@ static Suite *dispatch_suite(void)
 	tcase_add_test(tc, readdirplus_lists_children_with_counted_entries);
 	tcase_add_test(tc, forget_and_batch_forget_never_reply);
 	tcase_add_test(tc, create_write_read_roundtrip_in_memfs);
+	tcase_add_test(tc, write_kill_suidgid_drops_bits_and_invalidates);
 	tcase_add_test(tc, rename_across_mounts_is_exdev);
 	tcase_add_test(tc, statfs_and_lseek_never_answer_enosys);
 	tcase_add_test(tc, malformed_extensions_get_einval);
