@@ -746,12 +746,33 @@ static int op_flush(struct request *rq)
 	return vfs_flush(rq->se->vfs, rq->hdr.nodeid, in.fh, in.lock_owner);
 }
 
+/*
+ * Zero-message opendir. When the kernel offered FUSE_NO_OPENDIR_SUPPORT, the
+ * first OPENDIR is answered -ENOSYS on purpose: the kernel then sets no_opendir
+ * for the whole connection, never sends OPENDIR or RELEASEDIR again, and opens
+ * every directory itself with fh 0 and FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR (the
+ * flags every backend asks for today). A directory open then costs no round
+ * trip instead of two. This is a connection-wide choice of the server, not a
+ * backend's missing op (DESIGN §6's "never ENOSYS" is about those), and it is
+ * safe because nothing needs a directory handle: the pseudofs, memfs and
+ * passthrough (and the faulty wrapper over them) all list from the READDIR
+ * offset alone with fh 0, with cookies that stay valid across calls and
+ * opens, and fsync a directory without one (vfs/backend.h, readdir).
+ * Old kernels without the flag keep the OPENDIR/RELEASEDIR path unchanged.
+ */
+static bool no_opendir(const struct session *se)
+{
+	return (se->conn_flags & FUSE_NO_OPENDIR_SUPPORT) != 0;
+}
+
 static int op_opendir(struct request *rq)
 {
 	struct fuse_open_in in;
 	struct vfs_open vo = { .backing_fd = -1 };
 	int err;
 
+	if (no_opendir(rq->se))
+		return -ENOSYS;
 	arg_fixed(rq, &in, sizeof(in));
 	err = vfs_opendir(rq->se->vfs, &rq->caller, rq->hdr.nodeid, (int)in.flags, &vo);
 	if (err)
@@ -842,6 +863,10 @@ static int op_releasedir(struct request *rq)
 {
 	struct fuse_release_in in;
 
+	/* With no_opendir no handle was ever issued: nothing to release, and a
+	 * forged RELEASEDIR must not lower a mount's count of open handles. */
+	if (no_opendir(rq->se))
+		return 0;
 	arg_fixed(rq, &in, sizeof(in));
 	vfs_releasedir(rq->se->vfs, rq->hdr.nodeid, in.fh);
 	return 0;
@@ -961,7 +986,12 @@ static uint64_t init_wanted(const struct session *se)
 			 * every write (a GETXATTR each), and a chown needs no GETATTR
 			 * first. Capabilities stay the kernel's to remove.
 			 */
-			FUSE_HANDLE_KILLPRIV | FUSE_HANDLE_KILLPRIV_V2;
+			FUSE_HANDLE_KILLPRIV | FUSE_HANDLE_KILLPRIV_V2 |
+			/*
+			 * Kernel -> server only: kept in conn_flags as "OPENDIR
+			 * gets -ENOSYS" (see op_opendir), never sent back.
+			 */
+			FUSE_NO_OPENDIR_SUPPORT;
 
 	if (se->opts.writeback_cache)
 		want |= FUSE_WRITEBACK_CACHE;
@@ -1016,7 +1046,7 @@ static int op_init(struct request *rq)
 
 	out->minor = se->proto_minor;
 	out->max_readahead = in.max_readahead;
-	out->flags = (uint32_t)se->conn_flags;
+	out->flags = (uint32_t)(se->conn_flags & ~(uint64_t)FUSE_NO_OPENDIR_SUPPORT);
 	out->flags2 = (uint32_t)(se->conn_flags >> 32);
 	out->max_background = 64;
 	out->congestion_threshold = 48;

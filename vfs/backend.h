@@ -29,6 +29,11 @@
  *    open write-only files for reading and sends mtime/ctime in setattr; open()
  *    must accept O_RDWR for files opened O_WRONLY (vfs rewrites the flags).
  *  - FUSE_DO_READDIRPLUS: readdir(plus=true) must fill entries (below).
+ *  - FUSE_NO_OPENDIR_SUPPORT (taken whenever offered, server/dispatch.c):
+ *    opendir/releasedir are then never called; readdir and fsyncdir get
+ *    fh 0, meaning "no open handle", and work from ino and off alone, with
+ *    cookies valid across calls and opens. Old kernels still call opendir,
+ *    so a backend keeps it and never issues fh 0 there.
  *  - FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS are not negotiated: the kernel keeps
  *    locks itself, correctly between all processes using the mount.
  *

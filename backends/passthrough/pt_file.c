@@ -21,23 +21,40 @@
 
 #define PT_DENTS_BUF 16384
 
-int pt_fh_add(struct backend *be, int fd)
+/*
+ * fh 0 means "no open handle": a kernel that stopped sending OPENDIR (see
+ * server/dispatch.c, no_opendir) opens every directory with fh 0 and passes
+ * that in READDIR/FSYNCDIR. So fd 0 is never issued as a handle: should the
+ * daemon run with stdin closed and an open land on fd 0, it is moved up.
+ */
+int pt_fh_add(struct backend *be, int *fdp)
 {
-	size_t i = (size_t)fd;
+	int fd = *fdp;
+	size_t i;
 
+	if (fd == 0) {
+		int nfd = fcntl(0, F_DUPFD_CLOEXEC, 1);
+
+		close(0);
+		if (nfd < 0)
+			return -EMFILE;
+		fd = *fdp = nfd;
+	}
+	i = (size_t)fd;
 	if (fd < 0 || i >= be->fh_nbits) {
 		if (fd >= 0)
 			close(fd);
 		return -EMFILE;
 	}
+	assert(fd > 0);
 	atomic_fetch_or(&be->fh_bits[i / 64], UINT64_C(1) << (i % 64));
 	return 0;
 }
 
 int pt_fh_fd(struct backend *be, uint64_t fh, int *fd)
 {
-	if (fh >= be->fh_nbits || fh > INT_MAX)
-		return -EBADF;
+	if (fh == 0 || fh >= be->fh_nbits || fh > INT_MAX)
+		return -EBADF; /* 0 is "no handle", never one we issued */
 	if (!(atomic_load(&be->fh_bits[fh / 64]) & (UINT64_C(1) << (fh % 64))))
 		return -EBADF;
 	*fd = (int)fh;
@@ -167,7 +184,7 @@ int pt_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flag
 		err = fd;
 		goto out_put;
 	}
-	err = pt_fh_add(be, fd);
+	err = pt_fh_add(be, &fd);
 	if (!err) {
 		fill_open(be, inode->dev, fd, out);
 		out->keep_cache = unchanged_since_last_open(be, inode, fd);
@@ -222,7 +239,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	err = pt_inode_intern(be, fd, false, &st, &ino);
 	if (err)
 		goto out_close;
-	err = pt_fh_add(be, fd); /* closes fd on failure */
+	err = pt_fh_add(be, &fd); /* closes fd on failure */
 	if (err) {
 		pt_inode_forget(be, ino, 1);
 		goto out_unhold;
@@ -406,7 +423,7 @@ int pt_opendir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int f
 		err = fd;
 		goto out_put;
 	}
-	err = pt_fh_add(be, fd);
+	err = pt_fh_add(be, &fd);
 	if (!err) {
 		*out = (struct vfs_open){ .fh = (uint64_t)fd }; /* no FLUSH for directories */
 		out->backing_fd = -1; /* directories are never passed through */
@@ -429,24 +446,46 @@ static bool is_dot(const char *n)
 }
 
 /*
+ * The directory fd one READDIR/FSYNCDIR works on: the open handle fh, or with
+ * fh 0 ("no handle": the kernel opened the directory without OPENDIR) a fresh
+ * fd of the directory that the caller closes before replying (*own = true),
+ * so fd use stays bounded by the number of requests in flight. A directory
+ * removed on the host gives -ESTALE (handle) or -ENOENT here or at getdents.
+ */
+static int dir_fd(struct backend *be, struct pt_inode *dir, uint64_t fh, int *fd, bool *own)
+{
+	*own = false;
+	if (fh != 0)
+		return pt_fh_fd(be, fh, fd);
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	*fd = pt_inode_reopen(be, dir, O_RDONLY | O_DIRECTORY);
+	if (*fd < 0)
+		return *fd;
+	*own = true;
+	return 0;
+}
+
+/*
  * Fill db from the host's own directory cookies: off is a d_off the host gave
  * (0 = start), so lseek() to it resumes exactly after the last entry placed,
- * whatever changed in between. The stripe lock keeps lseek+getdents of one fh
- * together; it is held across the per-entry lookups of plus mode, which only
- * block requests on the same fh (or a colliding stripe).
+ * whatever changed in between. Those cookies also hold across separate opens
+ * of the directory (ext4, xfs, btrfs and tmpfs keep them stable, as NFS
+ * servers rely on), which is what lets fh 0 open the directory per call.
+ * The stripe lock keeps lseek+getdents of one shared fh together; it is held
+ * across the per-entry lookups of plus mode, which only block requests on the
+ * same fh (or a colliding stripe). A per-call fd is ours alone: no lock.
  */
 int pt_readdir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
 	       uint64_t off, struct vfs_dirbuf *db)
 {
 	struct pt_inode *dir;
-	pthread_mutex_t *lock;
+	pthread_mutex_t *lock = NULL;
 	int fd, err, added = 0;
+	bool own;
 	char *buf;
 
 	(void)ctx;
-	err = pt_fh_fd(be, fh, &fd);
-	if (err)
-		return err;
 	if (off > INT64_MAX)
 		return -EINVAL;
 	dir = pt_inode_get(be, ino);
@@ -457,8 +496,13 @@ int pt_readdir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint6
 		err = -ENOMEM;
 		goto out_put;
 	}
-	lock = &be->dir_locks[(unsigned)fd % PT_DIR_LOCKS];
-	pthread_mutex_lock(lock);
+	err = dir_fd(be, dir, fh, &fd, &own);
+	if (err)
+		goto out_free;
+	if (!own) {
+		lock = &be->dir_locks[(unsigned)fd % PT_DIR_LOCKS];
+		pthread_mutex_lock(lock);
+	}
 	if (lseek(fd, (off_t)off, SEEK_SET) < 0) {
 		err = -errno;
 		goto out_unlock;
@@ -514,7 +558,11 @@ int pt_readdir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint6
 		}
 	}
 out_unlock:
-	pthread_mutex_unlock(lock);
+	if (lock)
+		pthread_mutex_unlock(lock);
+	if (own)
+		close(fd);
+out_free:
 	free(buf);
 out_put:
 	pt_inode_put(be, dir);
@@ -528,5 +576,21 @@ void pt_releasedir(struct backend *be, uint64_t ino, uint64_t fh)
 
 int pt_fsyncdir(struct backend *be, uint64_t ino, uint64_t fh, bool datasync)
 {
-	return pt_fsync(be, ino, fh, datasync);
+	struct pt_inode *dir;
+	int fd, err;
+	bool own;
+
+	if (fh != 0)
+		return pt_fsync(be, ino, fh, datasync);
+	dir = pt_inode_get(be, ino);
+	if (!dir)
+		return -ESTALE;
+	err = dir_fd(be, dir, 0, &fd, &own);
+	if (!err) {
+		assert(own);
+		err = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+		close(fd);
+	}
+	pt_inode_put(be, dir);
+	return err;
 }

@@ -195,7 +195,8 @@ int pt_cred_enter(const struct backend *be, const struct op_ctx *ctx, struct pt_
 void pt_cred_leave(struct pt_cred *saved);
 
 /* pt_file.c: fh bookkeeping. */
-int pt_fh_add(struct backend *be, int fd);		/* 0, or -EMFILE (fd closed) */
+/* 0 (*fd may move off fd 0: fh 0 is "no handle"), or -EMFILE (fd closed). */
+int pt_fh_add(struct backend *be, int *fd);
 int pt_fh_fd(struct backend *be, uint64_t fh, int *fd); /* 0 or -EBADF */
 void pt_fh_del(struct backend *be, int fd);
 

@@ -8,6 +8,10 @@
  * request; when bit 0 of its first byte after the header is set, the
  * header's len is patched to the record's length so most requests get past
  * the length check and reach the handlers. INIT is sent first.
+ *
+ * Every input runs twice: once with an INIT offering every flag (so the
+ * session answers OPENDIR -ENOSYS and directories arrive with fh 0), once
+ * without FUSE_NO_OPENDIR_SUPPORT (the OPENDIR/RELEASEDIR path of old kernels).
  */
 #include "config/config.h"
 #include "server/fuse_kernel.h"
@@ -41,7 +45,7 @@ static int check_reply(void *arg, const struct iovec *iov, int iovcnt)
 	return 0;
 }
 
-static void send_init(struct session *se, struct check *c)
+static void send_init(struct session *se, struct check *c, bool no_opendir)
 {
 	uint8_t buf[sizeof(struct fuse_in_header) + sizeof(struct fuse_init_in)];
 	struct fuse_in_header h = { .len = sizeof(buf), .opcode = FUSE_INIT, .unique = 1 };
@@ -51,6 +55,8 @@ static void send_init(struct session *se, struct check *c)
 				   .flags = 0xffffffffu,
 				   .flags2 = 0xffffffffu };
 
+	if (!no_opendir)
+		in.flags &= ~(uint32_t)FUSE_NO_OPENDIR_SUPPORT;
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), &in, sizeof(in));
 	c->unique = 1;
@@ -62,7 +68,7 @@ static bool noreply(uint32_t opcode)
 	return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET || opcode == FUSE_INTERRUPT;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run_one(const uint8_t *data, size_t size, bool no_opendir)
 {
 	static struct mount_config mounts[2];
 	static struct vfsmux_config cfg;
@@ -94,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (session_create(vfs, -1, &so, &se))
 		abort();
 	session_set_writer(se, check_reply, &c);
-	send_init(se, &c);
+	send_init(se, &c, no_opendir);
 
 	while (pos + 2 <= size) {
 		size_t n = (size_t)data[pos] | (size_t)data[pos + 1] << 8;
@@ -129,5 +135,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	session_destroy(se);
 	vfs_destroy(vfs);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	run_one(data, size, true);
+	run_one(data, size, false);
 	return 0;
 }

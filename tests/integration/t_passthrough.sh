@@ -348,4 +348,82 @@ eq "SIGTERM: exit 0" 0 "$DAEMON_RC"
 is_mounted "$MNT" && it_fail "no mount left" || it_pass "no mount left"
 eq "no process holds an fd in the sources" "" "$(find /proc/[0-9]*/fd -lname "$WORK/*" 2>/dev/null | head -n 3)"
 
+# ---------------------------------------------------------------- zero-message opendir
+# The kernel offers FUSE_NO_OPENDIR_SUPPORT (5.1+): the first OPENDIR gets ENOSYS and
+# directories are then opened without a round trip (fh 0), never released. A daemon
+# with -v logs every request; attr timeout 0 makes a host-side change visible (the
+# kernel drops its cached listing when the refreshed mtime differs).
+SRC3=$WORK/src3
+MNT3=$WORK/mnt3
+mkdir -p "$SRC3/a/b/c" "$SRC3/e" "$SRC3/rmme/x/y" "$MNT3"
+for i in $(seq 1 300); do : >"$SRC3/a/f$i"; done
+echo deep >"$SRC3/a/b/c/deep"
+: >"$SRC3/rmme/x/y/z"
+write_config "$WORK/noopendir.yaml" <<EOF
+mountpoint: $MNT3
+timeouts: {entry: 0, attr: 0}
+mounts:
+  - {path: /t, type: passthrough, source: $SRC3}
+EOF
+n0=$(($(wc -l <"$WORK/daemon.log") + 1))
+mount_or_die "$WORK/noopendir.yaml" --mountpoint "$MNT3" -v
+eq "ls -R through the mount equals the host's" "$(cd "$SRC3" && ls -R)" "$(cd "$MNT3/t" && ls -R)"
+eq "a second ls -R (cached listings) equals the host's" "$(cd "$SRC3" && ls -R)" \
+	"$(cd "$MNT3/t" && ls -R)"
+vlog=$(tail -n "+$n0" "$WORK/daemon.log")
+eq "one OPENDIR reached the daemon" 1 "$(grep -c ' OPENDIR(27) ' <<<"$vlog")"
+eq "it was answered ENOSYS" 1 "$(grep -c ' OPENDIR -> error Function not implemented' <<<"$vlog")"
+eq "no OPENDIR answered ok" 0 "$(grep -c ' OPENDIR -> ok' <<<"$vlog")"
+eq "no RELEASEDIR reached the daemon" 0 "$(grep -c ' RELEASEDIR(29) ' <<<"$vlog")"
+contains "directories were listed (fh 0)" "$vlog" " READDIRPLUS -> ok"
+ls "$MNT3/t/e" >/dev/null # cache the (empty) listing
+sleep 0.05                # a later mtime than the cached one, even on a coarse clock
+: >"$SRC3/e/newfile"
+eq "a file created on the host shows in a cached directory" newfile "$(ls "$MNT3/t/e")"
+sleep 0.05
+rm "$SRC3/e/newfile"
+eq "and its removal on the host too" "" "$(ls "$MNT3/t/e")"
+ok "rm -rf of a tree through the mount" rm -rf "$MNT3/t/rmme"
+[ -e "$SRC3/rmme" ] && it_fail "rm -rf removed the tree on the host" ||
+	it_pass "rm -rf removed the tree on the host"
+ok "fsync of a directory opened without a handle" python3 -c \
+	"import os; fd = os.open('$MNT3/t/a', os.O_RDONLY | os.O_DIRECTORY); os.fsync(fd); os.close(fd)"
+ok "seekdir back to a telldir cookie resumes the listing" python3 - "$MNT3/t/a" <<'PY'
+import ctypes, ctypes.util, sys
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+class Dirent(ctypes.Structure):
+    _fields_ = [("d_ino", ctypes.c_uint64), ("d_off", ctypes.c_int64),
+                ("d_reclen", ctypes.c_ushort), ("d_type", ctypes.c_ubyte),
+                ("d_name", ctypes.c_char * 256)]
+libc.opendir.restype = ctypes.c_void_p
+libc.opendir.argtypes = [ctypes.c_char_p]
+libc.readdir.restype = ctypes.POINTER(Dirent)
+libc.readdir.argtypes = libc.telldir.argtypes = libc.closedir.argtypes = [ctypes.c_void_p]
+libc.telldir.restype = ctypes.c_long
+libc.seekdir.argtypes = [ctypes.c_void_p, ctypes.c_long]
+def names(d, n=None):
+    out = []
+    while n is None or len(out) < n:
+        e = libc.readdir(d)
+        if not e:
+            break
+        out.append(e.contents.d_name)
+    return out
+d = libc.opendir(sys.argv[1].encode())
+assert d
+first = names(d, 150)
+pos = libc.telldir(d)
+rest = names(d)
+libc.seekdir(d, pos)
+again = names(d)
+libc.closedir(d)
+assert rest == again, "seekdir/telldir: listing differs"
+assert len(first) + len(rest) == 303 and len(set(first + rest)) == 303, len(first + rest)
+PY
+vlog=$(tail -n "+$n0" "$WORK/daemon.log")
+eq "still one OPENDIR and no RELEASEDIR in all of it" "1 0" \
+	"$(grep -c ' OPENDIR(27) ' <<<"$vlog") $(grep -c ' RELEASEDIR(29) ' <<<"$vlog")"
+stop_daemon "$DPID" TERM
+eq "no-opendir daemon: SIGTERM exit 0" 0 "$DAEMON_RC"
+
 summary

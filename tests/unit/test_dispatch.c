@@ -85,6 +85,24 @@ static const struct captured *send_req(uint32_t opcode, uint64_t nodeid, const v
 	return ncap > before ? &cap[ncap - 1] : NULL;
 }
 
+/* INIT as a kernel offering `extra` on top of the usual flags. */
+static const struct captured *do_init_with(uint32_t extra)
+{
+	struct fuse_init_in in = { 0 };
+	const struct captured *r;
+
+	in.major = 7;
+	in.minor = 41;
+	in.max_readahead = 131072;
+	in.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT |
+		   FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS | extra;
+	in.flags2 = (uint32_t)(FUSE_CREATE_SUPP_GROUP >> 32);
+	r = send_req(FUSE_INIT, 0, &in, sizeof(in));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->hdr.error, 0);
+	return r;
+}
+
 static void do_init(void)
 {
 	struct fuse_init_in in = { 0 };
@@ -407,6 +425,201 @@ START_TEST(readdirplus_lists_children_with_counted_entries)
 }
 END_TEST
 
+/* ---- zero-message opendir (FUSE_NO_OPENDIR_SUPPORT) ---- */
+
+#define MAX_LISTED 64
+
+struct listing {
+	int n;
+	char name[MAX_LISTED][32];
+	uint64_t ino[MAX_LISTED];
+	uint64_t counted; /* plus: entries that carried a nodeid (lookups taken) */
+};
+
+/*
+ * List dir with READDIR(PLUS) from offset 0 in replies of at most size bytes,
+ * as the kernel does after opening it with fh, until an empty reply. Asserts
+ * that every reply makes progress and that no name is listed twice.
+ */
+static int list_dir(uint64_t dir, uint64_t fh, bool plus, uint32_t size, struct listing *l)
+{
+	struct fuse_read_in rin = { .fh = fh, .size = size };
+	size_t head = plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
+	int calls = 0;
+
+	memset(l, 0, sizeof(*l));
+	for (;;) {
+		const struct captured *r;
+		size_t pos = 0;
+
+		ncap = 0;
+		r = send_req(plus ? FUSE_READDIRPLUS : FUSE_READDIR, dir, &rin, sizeof(rin));
+		ck_assert_int_eq(r->hdr.error, 0);
+		ck_assert_uint_le(r->datalen, size);
+		calls++;
+		if (r->datalen == 0)
+			return calls;
+		while (pos < r->datalen) {
+			struct fuse_entry_out eo = { 0 };
+			struct fuse_dirent d;
+
+			ck_assert_uint_le(pos + head, r->datalen);
+			if (plus)
+				memcpy(&eo, r->data + pos, sizeof(eo));
+			memcpy(&d, r->data + pos + (head - FUSE_NAME_OFFSET), FUSE_NAME_OFFSET);
+			ck_assert_uint_lt(d.namelen, sizeof(l->name[0]));
+			ck_assert_int_lt(l->n, MAX_LISTED);
+			memcpy(l->name[l->n], r->data + pos + head, d.namelen);
+			l->name[l->n][d.namelen] = '\0';
+			for (int i = 0; i < l->n; i++)
+				ck_assert_msg(strcmp(l->name[i], l->name[l->n]) != 0,
+					      "%s listed twice", l->name[i]);
+			l->ino[l->n] = d.ino;
+			if (plus && eo.nodeid) {
+				ck_assert_uint_eq(eo.nodeid, d.ino);
+				l->counted++;
+			}
+			ck_assert_uint_ne(d.off, 0);
+			rin.offset = d.off;
+			l->n++;
+			pos += FUSE_DIRENT_ALIGN(head + d.namelen);
+		}
+		ck_assert_uint_eq(pos, r->datalen);
+	}
+}
+
+static int listed(const struct listing *l, const char *name)
+{
+	for (int i = 0; i < l->n; i++)
+		if (strcmp(l->name[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static void mkdir_in(uint64_t parent, const char *name)
+{
+	uint8_t arg[64];
+	struct fuse_mkdir_in in = { .mode = 0755, .umask = 022 };
+	size_t n = strlen(name) + 1;
+	const struct captured *r;
+
+	memcpy(arg, &in, sizeof(in));
+	memcpy(arg + sizeof(in), name, n);
+	ncap = 0;
+	r = send_req(FUSE_MKDIR, parent, arg, sizeof(in) + n);
+	ck_assert_int_eq(r->hdr.error, 0);
+}
+
+START_TEST(no_opendir_answers_enosys_and_lists_with_fh_0)
+{
+	const uint64_t c = vfs_nodeid(2, BACKEND_ROOT_INO);
+	struct fuse_open_in oin = { .flags = O_RDONLY };
+	struct fuse_init_out out;
+	struct vfs_mount_stats st;
+	static struct listing l;
+	const struct captured *r;
+	char name[16];
+
+	r = do_init_with(FUSE_NO_OPENDIR_SUPPORT);
+	memcpy(&out, r->data, sizeof(out));
+	ck_assert(!(out.flags & FUSE_NO_OPENDIR_SUPPORT)); /* kernel -> server only */
+	ck_assert(out.flags & FUSE_DO_READDIRPLUS);
+
+	/* Every OPENDIR, not just the first (the kernel may race several). */
+	for (int i = 0; i < 2; i++) {
+		r = send_req(FUSE_OPENDIR, FUSE_ROOT_ID, &oin, sizeof(oin));
+		ck_assert_int_eq(r->hdr.error, -ENOSYS);
+		ck_assert_uint_eq(r->datalen, 0);
+	}
+	r = send_req(FUSE_OPENDIR, c, &oin, sizeof(oin));
+	ck_assert_int_eq(r->hdr.error, -ENOSYS);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.handles, 0);
+
+	/* The pseudofs root with fh 0, one entry per reply. */
+	ck_assert_int_eq(list_dir(FUSE_ROOT_ID, 0, false, 40, &l), 5);
+	ck_assert_int_eq(l.n, 4);
+	ck_assert_int_ge(listed(&l, "."), 0);
+	ck_assert_int_ge(listed(&l, ".."), 0);
+	ck_assert_int_ge(listed(&l, "a"), 0);
+	ck_assert_uint_eq(l.ino[listed(&l, "c")], c);
+	/* ... and in plus mode: the mount root "c" is counted on mount 2. */
+	ck_assert_int_gt(list_dir(FUSE_ROOT_ID, 0, true, 400, &l), 2);
+	ck_assert_int_eq(l.n, 4);
+	ck_assert_uint_eq(l.counted, 2);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.lookups, 1);
+
+	/* A memfs mount with 20 children, listed 2 entries per reply. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		mkdir_in(c, name);
+	}
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.lookups, 1 + 20);
+	ck_assert_int_gt(list_dir(c, 0, false, 80, &l), 10);
+	ck_assert_int_eq(l.n, 22);
+	ck_assert_uint_eq(l.ino[listed(&l, ".")], c);
+	ck_assert_uint_eq(l.ino[listed(&l, "..")], FUSE_ROOT_ID); /* above a mount root */
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "d%d", i);
+		ck_assert_int_ge(listed(&l, name), 0);
+		ncap = 0;
+		/* d_ino agrees with what LOOKUP hands out */
+		ck_assert_uint_eq(l.ino[listed(&l, name)], lookup_ok(c, name).nodeid);
+	}
+	ck_assert_int_gt(list_dir(c, 0, true, 400, &l), 10);
+	ck_assert_int_eq(l.n, 22);
+	ck_assert_uint_eq(l.counted, 20);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.lookups, 1 + 20 + 20 + 20); /* mkdir, lookup, plus entries */
+
+	/* FSYNCDIR with fh 0 works; a stray RELEASEDIR releases nothing. */
+	ncap = 0;
+	r = send_req(FUSE_FSYNCDIR, c, &(struct fuse_fsync_in){ .fh = 0 },
+		     sizeof(struct fuse_fsync_in));
+	ck_assert_int_eq(r->hdr.error, 0);
+	r = send_req(FUSE_RELEASEDIR, c, &(struct fuse_release_in){ .fh = 0 },
+		     sizeof(struct fuse_release_in));
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.handles, 0);
+}
+END_TEST
+
+START_TEST(without_no_opendir_support_opendir_still_opens)
+{
+	const uint64_t c = vfs_nodeid(2, BACKEND_ROOT_INO);
+	struct fuse_open_in oin = { .flags = O_RDONLY };
+	struct fuse_open_out oo;
+	struct vfs_mount_stats st;
+	static struct listing l;
+	const struct captured *r;
+
+	do_init_with(0);
+	lookup_ok(FUSE_ROOT_ID, "c");
+	mkdir_in(c, "x");
+	r = send_req(FUSE_OPENDIR, c, &oin, sizeof(oin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, sizeof(oo));
+	memcpy(&oo, r->data, sizeof(oo));
+	ck_assert_uint_ne(oo.fh, 0); /* memfs: the ino */
+	ck_assert(oo.open_flags & FOPEN_CACHE_DIR);
+	ck_assert(oo.open_flags & FOPEN_KEEP_CACHE);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.handles, 1);
+	ck_assert_int_eq(list_dir(c, oo.fh, false, 4096, &l), 2);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_int_ge(listed(&l, "x"), 0);
+	ncap = 0;
+	r = send_req(FUSE_RELEASEDIR, c, &(struct fuse_release_in){ .fh = oo.fh },
+		     sizeof(struct fuse_release_in));
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.handles, 0);
+}
+END_TEST
+
 START_TEST(forget_and_batch_forget_never_reply)
 {
 	uint8_t arg[sizeof(struct fuse_batch_forget_in) + 2 * sizeof(struct fuse_forget_one)];
@@ -653,6 +866,8 @@ static Suite *dispatch_suite(void)
 	tcase_add_test(tc, getattr_of_unknown_nodeid_is_estale);
 	tcase_add_test(tc, mkdir_in_pseudofs_is_erofs);
 	tcase_add_test(tc, readdirplus_lists_children_with_counted_entries);
+	tcase_add_test(tc, no_opendir_answers_enosys_and_lists_with_fh_0);
+	tcase_add_test(tc, without_no_opendir_support_opendir_still_opens);
 	tcase_add_test(tc, forget_and_batch_forget_never_reply);
 	tcase_add_test(tc, create_write_read_roundtrip_in_memfs);
 	tcase_add_test(tc, write_kill_suidgid_drops_bits_and_invalidates);

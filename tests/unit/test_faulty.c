@@ -667,6 +667,74 @@ START_TEST(memfs_rate_zero_round_trip)
 }
 END_TEST
 
+/* A vfs_dirbuf sink taking 4 entries per call, recording into a struct seen. */
+struct seen_rec {
+	int n;
+	uint64_t off, ino[16];
+	char name[16][8];
+};
+struct chunk_rec {
+	struct seen_rec *s;
+	int got;
+};
+
+static int chunk_add(struct vfs_dirbuf *db, const struct vfs_dirent *d)
+{
+	struct chunk_rec *c = db->data;
+
+	if (c->got == 4)
+		return 1;
+	ck_assert_int_lt(c->s->n, 16);
+	ck_assert_uint_ne(d->off, 0);
+	snprintf(c->s->name[c->s->n], sizeof(c->s->name[0]), "%s", d->name);
+	c->s->ino[c->s->n++] = d->ino;
+	c->s->off = d->off;
+	c->got++;
+	return 0;
+}
+
+/* fh 0 ("no open handle", the kernel's no_opendir) passes through to memfs. */
+START_TEST(memfs_readdir_without_handle_passes_through)
+{
+	struct config_faults f = faults(0.0, EIO, 0);
+	struct vfs_entry e;
+	struct seen_rec seen = { 0 };
+	char name[8];
+
+	wrap_memfs(&f);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		ck_assert_int_eq(fops->mkdir(fbe, &ctx, 1, name, 0755, &e), 0);
+		fops->forget(fbe, e.ino, 1);
+	}
+	for (;;) {
+		struct chunk_rec c = { &seen, 0 };
+		struct vfs_dirbuf db = { .plus = false, .data = &c };
+
+		db.add = chunk_add;
+		ck_assert_int_eq(fops->readdir(fbe, &ctx, 1, 0, seen.off, &db), 0);
+		if (!c.got)
+			break;
+	}
+	ck_assert_int_eq(seen.n, 12);
+	for (int i = 0; i < 10; i++) {
+		int found = 0;
+
+		snprintf(name, sizeof(name), "n%d", i);
+		for (int k = 0; k < seen.n; k++) {
+			if (strcmp(seen.name[k], name) == 0) {
+				found++;
+				ck_assert_int_eq(fops->lookup(fbe, &ctx, 1, name, &e), 0);
+				ck_assert_uint_eq(seen.ino[k], e.ino);
+				fops->forget(fbe, e.ino, 1);
+			}
+		}
+		ck_assert_int_eq(found, 1);
+	}
+	ck_assert_int_eq(fops->fsyncdir(fbe, 1, 0, false), 0);
+}
+END_TEST
+
 /* ---- the `faults:` config key ----------------------------------------------------------- */
 
 static struct vfsmux_config *load(const char *text, struct config_errors *errs)
@@ -772,6 +840,7 @@ static Suite *faulty_suite(void)
 	tcase_add_test(tc, concurrent_calls_are_counted_exactly);
 	tcase_add_test(tc, memfs_faults_create_no_state);
 	tcase_add_test(tc, memfs_rate_zero_round_trip);
+	tcase_add_test(tc, memfs_readdir_without_handle_passes_through);
 	tcase_add_test(tc, config_faults_parsed_into_mount_config);
 	tcase_add_test(tc, config_faults_errors_have_positions);
 	suite_add_tcase(s, tc);

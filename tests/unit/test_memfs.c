@@ -1226,6 +1226,69 @@ START_TEST(readdirplus_counts_only_placed_entries)
 }
 END_TEST
 
+/*
+ * fh 0 = "no open handle" (the kernel's no_opendir: no OPENDIR, no RELEASEDIR):
+ * a listing in chunks of 3 from offset 0, plain and plus, neither repeats nor
+ * skips, d_ino agrees with lookup, and a removed directory's inode is freed
+ * once forgotten (no handle pins it).
+ */
+START_TEST(readdir_without_handle_in_chunks)
+{
+	static struct sink all, s;
+	char name[16];
+	uint64_t d, off, ino;
+
+	be = mk_fs(0, 0);
+	d = mkdir_(ROOT, "d");
+	for (int i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ops->forget(be, mkfile(d, name), 1);
+	}
+	for (int plus = 0; plus < 2; plus++) {
+		sink_init(&all, plus, SIZE_MAX);
+		off = 0;
+		for (;;) {
+			sink_init(&s, plus, 3);
+			ck_assert_int_eq(ops->readdir(be, &root_ctx, d, 0, off, &s.db), 0);
+			if (!s.n)
+				break;
+			for (size_t i = 0; i < s.n; i++) {
+				ck_assert_msg(!sink_has(&all, s.names[i]), "%s repeated",
+					      s.names[i]);
+				memcpy(all.names[all.n], s.names[i], sizeof(s.names[0]));
+				all.inos[all.n] = s.inos[i];
+				all.had_entry[all.n++] = s.had_entry[i];
+			}
+			off = s.offs[s.n - 1];
+		}
+		ck_assert_uint_eq(all.n, 32);
+		for (size_t i = 0; i < all.n; i++) {
+			if (i < 2)
+				continue; /* "." and ".." */
+			ck_assert_int_eq(lookup_ino(d, all.names[i], &ino), 0);
+			ck_assert_uint_eq(all.inos[i], ino);
+			ck_assert(all.had_entry[i] == (plus == 1));
+			if (plus)
+				ops->forget(be, ino, 1);
+		}
+	}
+	ck_assert_int_eq(ops->fsyncdir(be, d, 0, false), 0);
+	ck_assert_uint_eq(live_inodes(), 2 + 30);
+	for (int i = 0; i < 30; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(ops->unlink(be, &root_ctx, d, name), 0);
+	}
+	ck_assert_int_eq(ops->rmdir(be, &root_ctx, ROOT, "d"), 0);
+	/* still looked up (a cwd, say): lists as empty, never crashes */
+	sink_init(&s, false, SIZE_MAX);
+	ck_assert_int_eq(ops->readdir(be, &root_ctx, d, 0, 0, &s.db), 0);
+	ck_assert_uint_eq(s.n, 2);
+	ops->forget(be, d, 1);
+	ck_assert_uint_eq(live_inodes(), 1);
+	ck_assert_int_eq(ops->readdir(be, &root_ctx, d, 0, 0, &s.db), -ESTALE);
+}
+END_TEST
+
 START_TEST(xattrs)
 {
 	char buf[64];
@@ -1562,6 +1625,7 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, setgid_directory_inheritance);
 	tcase_add_test(tc, readdir_resume_after_concurrent_changes);
 	tcase_add_test(tc, readdirplus_counts_only_placed_entries);
+	tcase_add_test(tc, readdir_without_handle_in_chunks);
 	tcase_add_test(tc, xattrs);
 	tcase_add_test(tc, copy_file_range_within_memfs);
 	tcase_add_test(tc, root_options);

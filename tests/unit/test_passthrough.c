@@ -985,6 +985,131 @@ START_TEST(readdir_offsets_resume_without_repeat_or_skip)
 }
 END_TEST
 
+/*
+ * fh 0 = "no open handle" (the kernel's no_opendir): every call opens the
+ * directory for itself, so a listing in chunks runs across separate opens and
+ * must still neither repeat nor skip, and hold no fd once a call returns.
+ */
+static void check_fh0_listing(int nfiles)
+{
+	static struct sink all;
+	char name[32];
+	size_t fds;
+	int counted = 0;
+
+	for (int i = 0; i < nfiles; i++) {
+		snprintf(name, sizeof(name), "z%d", i);
+		testlib_write_file(host(name), "", 0);
+	}
+	fds = count_fds();
+	ck_assert_int_gt(list_all(false, 7, &all, 0), nfiles / 7);
+	ck_assert_uint_eq(count_fds(), fds); /* each call closed its own fd */
+	ck_assert_int_eq(all.n, nfiles + 2);
+	ck_assert_uint_eq(all.ino[find_name(&all, ".")], BACKEND_ROOT_INO);
+	ck_assert_int_ge(find_name(&all, ".."), 0);
+	for (int i = 0; i < nfiles; i++) {
+		snprintf(name, sizeof(name), "z%d", i);
+		ck_assert_int_ge(find_name(&all, name), 0); /* once: find_name asserts */
+	}
+	for (int i = 0; i < nfiles; i += 9) {
+		snprintf(name, sizeof(name), "z%d", i);
+		ck_assert_uint_eq(all.ino[find_name(&all, name)],
+				  lookup_ok(BACKEND_ROOT_INO, name, NULL));
+	}
+	/* plus mode: one lookup per entry placed, none for the one that did not fit */
+	list_all(true, 3, &all, 0);
+	ck_assert_int_eq(all.n, nfiles + 2);
+	for (int i = 0; i < all.n; i++)
+		counted += all.has_entry[i];
+	ck_assert_int_eq(counted, nfiles);
+	ck_assert_uint_eq(stats().inodes, 1 + (size_t)nfiles);
+	for (int i = 0; i < all.n; i++)
+		if (all.has_entry[i])
+			passthrough_ops.forget(be, all.ino[i], 1);
+	for (int i = 0; i < nfiles; i += 9) { /* the lookups above, and this one */
+		snprintf(name, sizeof(name), "z%d", i);
+		passthrough_ops.forget(be, lookup_ok(BACKEND_ROOT_INO, name, NULL), 2);
+	}
+	ck_assert_uint_eq(stats().inodes, 1);
+	ck_assert_uint_eq(count_fds(), fds); /* forgotten inodes hold no fd either */
+}
+
+START_TEST(readdir_without_handle_lists_in_chunks)
+{
+	check_fh0_listing(100);
+}
+END_TEST
+
+START_TEST(readdir_without_handle_in_pinned_mode)
+{
+	pt_debug_force_pinned(true);
+	start(8);
+	pt_debug_force_pinned(false);
+	check_fh0_listing(40);
+}
+END_TEST
+
+START_TEST(readdir_and_fsyncdir_without_handle_of_removed_dir)
+{
+	struct vfs_dirbuf db;
+	struct sink s = { .cap = 100 };
+	uint64_t d;
+	size_t fds;
+	int err;
+
+	ck_assert_int_eq(mkdir(host("gone"), 0755), 0);
+	testlib_write_file(host("f"), "", 0);
+	d = lookup_ok(BACKEND_ROOT_INO, "gone", NULL);
+	fds = count_fds();
+	ck_assert_int_eq(passthrough_ops.fsyncdir(be, d, 0, false), 0);
+	ck_assert_int_eq(passthrough_ops.fsyncdir(be, d, 0, true), 0);
+	db = (struct vfs_dirbuf){ .plus = false, .add = sink_add, .data = &s };
+	ck_assert_int_eq(passthrough_ops.readdir(be, &root_ctx, d, 0, 0, &db), 0);
+	ck_assert_int_eq(s.n, 2); /* "." and ".." */
+	ck_assert_int_eq(rmdir(host("gone")), 0);
+	s.n = 0;
+	err = passthrough_ops.readdir(be, &root_ctx, d, 0, 0, &db);
+	ck_assert_msg(err == -ENOENT || err == -ESTALE, "readdir of removed dir: %d", err);
+	ck_assert_int_eq(s.n, 0);
+	ck_assert_uint_eq(count_fds(), fds);
+	/* not a directory / unknown: clean errors too */
+	ck_assert_int_eq(passthrough_ops.readdir(be, &root_ctx,
+						 lookup_ok(BACKEND_ROOT_INO, "f", NULL), 0, 0, &db),
+			 -ENOTDIR);
+	ck_assert_int_eq(passthrough_ops.readdir(be, &root_ctx, 999999, 0, 0, &db), -ESTALE);
+	ck_assert_int_eq(passthrough_ops.fsyncdir(be, 999999, 0, false), -ESTALE);
+}
+END_TEST
+
+/* fh 0 means "no handle", so no handle is ever 0: not even with stdin closed. */
+START_TEST(fd_0_is_never_a_handle)
+{
+	struct vfs_dirbuf db;
+	struct sink s = { .cap = 100 };
+	struct vfs_open o, f;
+	int saved = dup(0);
+	uint64_t ino;
+
+	testlib_write_file(host("f"), "x", 1);
+	ino = lookup_ok(BACKEND_ROOT_INO, "f", NULL);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(close(0), 0);
+	ck_assert_int_eq(passthrough_ops.opendir(be, &root_ctx, BACKEND_ROOT_INO, O_RDONLY, &o), 0);
+	ck_assert_uint_ne(o.fh, 0);
+	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, ino, O_RDONLY, &f), 0);
+	ck_assert_uint_ne(f.fh, 0);
+	db = (struct vfs_dirbuf){ .plus = false, .add = sink_add, .data = &s };
+	ck_assert_int_eq(passthrough_ops.readdir(be, &root_ctx, BACKEND_ROOT_INO, o.fh, 0, &db), 0);
+	ck_assert_int_eq(s.n, 3);
+	passthrough_ops.release(be, ino, f.fh, O_RDONLY);
+	passthrough_ops.releasedir(be, BACKEND_ROOT_INO, o.fh);
+	/* and fh 0 never reaches fd 0 in the ops that need a real handle */
+	ck_assert_int_eq(dup2(saved, 0), 0);
+	ck_assert_int_eq(passthrough_ops.fsync(be, ino, 0, false), -EBADF);
+	close(saved);
+}
+END_TEST
+
 START_TEST(readdirplus_counts_only_placed_entries)
 {
 	struct vfs_dirbuf db;
@@ -1228,6 +1353,10 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, statfs_and_access);
 	tcase_add_test(tc, readdir_offsets_resume_without_repeat_or_skip);
 	tcase_add_test(tc, readdirplus_counts_only_placed_entries);
+	tcase_add_test(tc, readdir_without_handle_lists_in_chunks);
+	tcase_add_test(tc, readdir_without_handle_in_pinned_mode);
+	tcase_add_test(tc, readdir_and_fsyncdir_without_handle_of_removed_dir);
+	tcase_add_test(tc, fd_0_is_never_a_handle);
 	tcase_add_test(tc, dotdot_of_root_stays_at_root);
 	tcase_add_test(tc, symlinks_are_never_traversed);
 	tcase_add_test(tc, dotdot_of_dir_moved_out_of_source_is_refused);
