@@ -16,7 +16,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #define PT_DENTS_BUF 16384
@@ -68,58 +67,11 @@ void pt_fh_del(struct backend *be, int fd)
 	atomic_fetch_and(&be->fh_bits[i / 64], ~(UINT64_C(1) << (i % 64)));
 }
 
-/*
- * Filesystems without a ->flush of their own: on these, close(2) of our
- * duplicate does nothing (no write-back error to report early), and the locks
- * a FLUSH would drop are the kernel's, which it drops itself. A FOPEN_NOFLUSH
- * open then spares the caller's close(2) a synchronous round trip. Network,
- * stacked (overlayfs) and unknown filesystems keep FLUSH.
- */
-static bool fs_type_noflush(long type)
-{
-	switch ((unsigned long)type) {
-	case 0xEF53:	 /* ext2/3/4 */
-	case 0x58465342: /* xfs */
-	case 0x9123683E: /* btrfs */
-	case 0x01021994: /* tmpfs */
-	case 0x858458F6: /* ramfs */
-	case 0xF2F52010: /* f2fs */
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool dev_noflush(struct backend *be, dev_t dev, int fd)
-{
-	struct statfs sfs;
-	bool noflush;
-	size_t k;
-
-	pthread_mutex_lock(&be->lock);
-	for (k = 0; k < be->nflush_devs; k++) {
-		if (be->flush_devs[k].dev == dev) {
-			noflush = be->flush_devs[k].noflush;
-			pthread_mutex_unlock(&be->lock);
-			return noflush;
-		}
-	}
-	pthread_mutex_unlock(&be->lock);
-	noflush = fstatfs(fd, &sfs) == 0 && fs_type_noflush((long)sfs.f_type);
-	pthread_mutex_lock(&be->lock);
-	if (be->nflush_devs < PT_FLUSH_DEVS) {
-		be->flush_devs[be->nflush_devs].dev = dev;
-		be->flush_devs[be->nflush_devs].noflush = noflush;
-		be->nflush_devs++; /* a racing open may add dev twice: same answer, harmless */
-	}
-	pthread_mutex_unlock(&be->lock);
-	return noflush;
-}
-
-static void fill_open(struct backend *be, dev_t dev, int fd, struct vfs_open *out)
+/* fs: the file's filesystem (pt_fs.noflush), NULL when not known yet: keep FLUSH. */
+static void fill_open(const struct pt_fs *fs, int fd, struct vfs_open *out)
 {
 	*out = (struct vfs_open){ .fh = (uint64_t)fd, .backing_fd = fd };
-	out->noflush = dev_noflush(be, dev, fd);
+	out->noflush = fs && fs->noflush;
 }
 
 /* Whether an existing inode of this type may be opened for I/O with flags. */
@@ -186,7 +138,7 @@ int pt_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flag
 	}
 	err = pt_fh_add(be, &fd);
 	if (!err) {
-		fill_open(be, inode->dev, fd, out);
+		fill_open(inode->fs, fd, out);
 		out->keep_cache = unchanged_since_last_open(be, inode, fd);
 	}
 out_put:
@@ -248,7 +200,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	out->generation = 0;
 	out->attr = st;
 	out->attr.st_ino = ino;
-	fill_open(be, st.st_dev, fd, oout);
+	fill_open(dir.inode->fs, fd, oout); /* a new file is on its directory's filesystem */
 	pt_unhold(be, &dir);
 	return 0;
 out_close:

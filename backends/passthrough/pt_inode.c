@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define PT_TABLE_MIN 64
@@ -356,8 +357,31 @@ void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n)
  * its mount fd from a directory on it (open_by_handle_at wants one opened
  * O_RDONLY|O_DIRECTORY); until then its non-directories pin their fds.
  */
+/*
+ * Filesystems without a ->flush of their own: on these, close(2) of our
+ * duplicate does nothing (no write-back error to report early), and the locks
+ * a FLUSH would drop are the kernel's, which it drops itself. A FOPEN_NOFLUSH
+ * open then spares the caller's close(2) a synchronous round trip. Network,
+ * stacked (overlayfs) and unknown filesystems keep FLUSH.
+ */
+static bool fs_type_noflush(long type)
+{
+	switch ((unsigned long)type) {
+	case 0xEF53:	 /* ext2/3/4 */
+	case 0x58465342: /* xfs */
+	case 0x9123683E: /* btrfs */
+	case 0x01021994: /* tmpfs */
+	case 0x858458F6: /* ramfs */
+	case 0xF2F52010: /* f2fs */
+		return true;
+	default:
+		return false;
+	}
+}
+
 struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st)
 {
+	struct statfs sfs;
 	struct file_handle *h = NULL;
 	char path[PT_PROC_FD_LEN];
 	struct pt_fs *fs, *nfs;
@@ -376,6 +400,7 @@ struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st)
 		goto out_free;
 	nfs->dev = st->st_dev;
 	nfs->mount_fd = -1;
+	nfs->noflush = fstatfs(fd, &sfs) == 0 && fs_type_noflush((long)sfs.f_type);
 	h->handle_bytes = MAX_HANDLE_SZ;
 	if (!be->no_handles && name_to_handle_at(fd, "", h, &mid, AT_EMPTY_PATH) == 0) {
 		pt_proc_path(path, fd);

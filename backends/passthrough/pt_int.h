@@ -57,7 +57,6 @@
 
 #define PT_DEFAULT_FD_CACHE 1024
 #define PT_MIN_HINTS	    4096
-#define PT_FLUSH_DEVS	    16 /* devices remembered for FOPEN_NOFLUSH; more are asked each open */
 #define PT_DIR_LOCKS	    64
 #define PT_PROC_FD_LEN	    32 /* "/proc/self/fd/" + an int */
 
@@ -71,6 +70,7 @@ struct pt_fs {
 	dev_t dev;
 	int mount_fd; /* O_RDONLY|O_DIRECTORY anchor for open_by_handle_at (an O_PATH
 		       * one gives EBADF); -1: no handles here, inodes pin their fds */
+	bool noflush; /* no ->flush of its own: opens get FOPEN_NOFLUSH (pt_fs_get) */
 	struct pt_fs *next;
 };
 
@@ -134,14 +134,6 @@ struct backend {
 
 	struct pt_list hints; /* head = newest */
 	size_t nhints, hint_max;
-
-	/* Host devices seen by open/create and whether their filesystem has
-	 * nothing for FLUSH to do (FOPEN_NOFLUSH); be->lock. */
-	struct {
-		dev_t dev;
-		bool noflush;
-	} flush_devs[PT_FLUSH_DEVS];
-	size_t nflush_devs;
 
 	/* Open file/dir fds this backend issued as fh; bit set = ours. */
 	_Atomic uint64_t *fh_bits;
