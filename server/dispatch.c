@@ -1166,9 +1166,16 @@ static int parse_extensions(struct request *rq, const uint8_t *ext, size_t extle
 	return 0;
 }
 
+/* Write one message to the kernel (or the tests' writer): 0 or -errno. */
+static ssize_t send_iov(struct request *rq, const struct iovec *iov, int n)
+{
+	if (rq->se->writer)
+		return rq->se->writer(rq->se->writer_data, iov, n);
+	return writev(rq->w->fd, iov, n) < 0 ? -errno : 0;
+}
+
 static void send_reply(struct request *rq, int err)
 {
-	struct session *se = rq->se;
 	struct fuse_out_header oh;
 	struct iovec iov[3];
 	int n = 1;
@@ -1199,10 +1206,7 @@ static void send_reply(struct request *rq, int err)
 		vlog(VLOG_DEBUG, "   unique %" PRIu64 " %s -> %s%s (%" PRIu32 " bytes)",
 		     rq->hdr.unique, op_name(rq->hdr.opcode), err ? "error " : "ok",
 		     err ? strerror(-err) : "", oh.len);
-	if (se->writer)
-		rc = se->writer(se->writer_data, iov, n);
-	else
-		rc = writev(rq->w->fd, iov, n) < 0 ? -errno : 0;
+	rc = send_iov(rq, iov, n);
 	/* ENOENT: the request was interrupted or aborted and no longer wants an answer. */
 	if (rc < 0 && rc != -ENOENT)
 		vlog(VLOG_WARN, "reply to %s (unique %" PRIu64 ") failed: %s",
@@ -1232,10 +1236,7 @@ static void notify_inval_attr(struct request *rq)
 	iov[0].iov_len = sizeof(oh);
 	iov[1].iov_base = &o;
 	iov[1].iov_len = sizeof(o);
-	if (rq->se->writer)
-		rc = rq->se->writer(rq->se->writer_data, iov, 2);
-	else
-		rc = writev(rq->w->fd, iov, 2) < 0 ? -errno : 0;
+	rc = send_iov(rq, iov, 2);
 	if (rc < 0 && rc != -ENOENT)
 		vlog(VLOG_WARN, "invalidating the kernel's attributes of node %#" PRIx64 ": %s",
 		     rq->hdr.nodeid, strerror((int)-rc));
