@@ -52,6 +52,8 @@ done
 gcc -O2 -o "$W/statwalk" "$SW" || exit 1
 python3 "$HERE/mktree.py" "$W/src/tree" --files "$FILES" >/dev/null || exit 1
 head -c $((64 << 20)) /dev/urandom >"$W/src/big.bin"
+tar -C /usr/include -cf "$W/inc.tar" linux || exit 1
+NTAR=$(tar -tf "$W/inc.tar" | wc -l)
 mkdir -p "$W/mv" "$W/mp"
 cat >"$W/c.json" <<EOF
 {"mountpoint": "$W/mv", "timeouts": {"entry": 86400, "attr": 86400, "negative": 0},
@@ -98,6 +100,9 @@ run_phases() { # run_phases DIR LOG
 	phase "cat 64 MiB cold" "$l" cat "$d/big.bin"
 	phase_warm "cat 64 MiB again" "$l" cat "$d/big.bin"
 	phase_warm "stat big.bin x100" "$l" bash -c 'for i in $(seq 100); do stat "$1"; done' _ "$d/big.bin"
+	mkdir "$d/x"
+	phase_warm "untar ($NTAR files)" "$l" tar -C "$d/x" -xf "$W/inc.tar"
+	rm -rf "$d/x"
 }
 
 wait_mounted() {
