@@ -52,6 +52,7 @@ static int set_defaults(struct vfsmux_config *cfg, const char *name)
 	cfg->fuse.threads = (uint32_t)ncpu;
 	cfg->fuse.max_threads = cfg->fuse.threads > 16 ? cfg->fuse.threads : 16;
 	cfg->fuse.default_permissions = true;
+	cfg->fuse.passthrough = true;
 	cfg->fuse.max_write = 1u << 20;
 	cfg->timeouts = (struct config_timeouts){ .entry = 1.0, .attr = 1.0, .negative = 0.0 };
 	cfg->pseudofs.mode = 0755;

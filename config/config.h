@@ -122,6 +122,7 @@ struct config_fuse {
 	bool suid;                /* default false: the mount is nosuid */
 	bool dev;                 /* default false: the mount is nodev */
 	bool writeback_cache;     /* default false */
+	bool passthrough;         /* default true: kernel passthrough where the kernel allows */
 	uint32_t max_write;       /* bytes, default 1 MiB, at most 1 MiB */
 	char *fsname;             /* default "vfsmux" */
 };

@@ -13,12 +13,14 @@
  * Every error sent is a plain errno in (-512, 0]: the kernel rejects anything
  * else and the caller would hang (DESIGN §11).
  */
+#include "server/backing.h"
 #include "server/fuse_kernel.h"
 #include "server/log.h"
 #include "server/session_int.h"
 #include "vfs/vfs.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -63,6 +65,19 @@ struct request {
 		struct fuse_init_out init;
 	} o;
 	struct fuse_open_out create_open; /* CREATE's second part */
+
+	/*
+	 * What an OPEN or CREATE handed out, undone in send_reply() when the
+	 * reply never reaches the kernel (interrupted, aborted): no RELEASE or
+	 * FORGET would ever come for it.
+	 */
+	struct {
+		bool handle;  /* fh was opened on nodeid */
+		bool entry;   /* CREATE: nodeid got a lookup reference */
+		bool backing; /* nodeid holds a backing_acquire() */
+		uint64_t nodeid;
+		uint64_t fh;
+	} opened;
 };
 
 struct op_desc {
@@ -180,6 +195,35 @@ static void fill_entry(struct fuse_entry_out *eo, const struct vfs_entry_reply *
 	if (e->e.ino) {
 		timeout_split(e->attr_timeout, &eo->attr_valid, &eo->attr_valid_nsec);
 		fill_attr(&eo->attr, &e->e.attr);
+	}
+}
+
+/* The int32 backing id that follows open_flags (7.40; padding in older headers). */
+static void set_backing_id(struct fuse_open_out *oo, int32_t id)
+{
+	memcpy((uint8_t *)oo + offsetof(struct fuse_open_out, open_flags) + sizeof(oo->open_flags),
+	       &id, sizeof(id));
+}
+
+/*
+ * Kernel passthrough for an open the backend offered a backing fd for:
+ * FOPEN_PASSTHROUGH and the id when the table gives one (server/backing.h).
+ * Not with direct I/O: the backend asked for every byte to come through it.
+ */
+static void open_passthrough(struct request *rq, uint64_t nodeid, const struct vfs_open *vo,
+			     struct fuse_open_out *oo)
+{
+	int id;
+
+	if (!(rq->se->conn_flags & FUSE_PASSTHROUGH) || vo->backing_fd < 0 || vo->direct_io)
+		return;
+	id = backing_acquire(rq->se->backing, nodeid, vo->backing_fd);
+	rq->opened.backing = true; /* one backing_release() per acquire, plain or not */
+	if (id > 0) {
+		oo->open_flags |= FOPEN_PASSTHROUGH;
+		oo->open_flags &=
+		    ~(uint32_t)FOPEN_KEEP_CACHE; /* the backing file's cache is used */
+		set_backing_id(oo, id);
 	}
 }
 
@@ -324,7 +368,16 @@ static int op_setattr(struct request *rq)
 		sa.ctime.tv_sec = (time_t)in.ctime;
 		sa.ctime.tv_nsec = in.ctimensec;
 	}
-	if (in.valid & FATTR_KILL_SUIDGID)
+	/*
+	 * A SETATTR that sets nothing is the kernel removing privileges: with
+	 * HANDLE_KILLPRIV_V2 it strips the kill bits and leaves the job to us.
+	 * It comes from a write that bypassed us (kernel passthrough), from
+	 * fallocate, and from chown(-1, -1), all by a caller without CAP_FSETID;
+	 * a local filesystem drops setuid, and setgid with group execute, then.
+	 */
+	if ((in.valid & FATTR_KILL_SUIDGID) ||
+	    (!(in.valid & ~(uint32_t)(FATTR_FH | FATTR_LOCKOWNER)) &&
+	     (rq->se->conn_flags & FUSE_HANDLE_KILLPRIV_V2)))
 		sa.valid |= VFS_SET_KILL_SUIDGID;
 	if ((in.atimensec >= 1000000000u && (sa.valid & VFS_SET_ATIME)) ||
 	    (in.mtimensec >= 1000000000u && (sa.valid & VFS_SET_MTIME)))
@@ -536,7 +589,11 @@ static int op_open(struct request *rq)
 	err = vfs_open(rq->se->vfs, &rq->caller, rq->hdr.nodeid, open_flags(rq->se, in.flags), &vo);
 	if (err)
 		return err;
+	rq->opened.handle = true;
+	rq->opened.nodeid = rq->hdr.nodeid;
+	rq->opened.fh = vo.fh;
 	fill_open(&rq->o.open, &vo);
+	open_passthrough(rq, rq->hdr.nodeid, &vo, &rq->o.open);
 	reply_data(rq, &rq->o.open, sizeof(rq->o.open));
 	return 0;
 }
@@ -559,8 +616,12 @@ static int op_create(struct request *rq)
 				      open_flags(rq->se, in.flags) | O_CREAT, &e, &vo);
 	if (err)
 		return err;
+	rq->opened.handle = rq->opened.entry = true;
+	rq->opened.nodeid = e.e.ino;
+	rq->opened.fh = vo.fh;
 	fill_entry(&rq->o.entry, &e);
 	fill_open(&rq->create_open, &vo);
+	open_passthrough(rq, e.e.ino, &vo, &rq->create_open);
 	reply_data(rq, &rq->o.entry, sizeof(rq->o.entry));
 	rq->out2 = &rq->create_open;
 	rq->out2len = sizeof(rq->create_open);
@@ -643,6 +704,9 @@ static int op_release(struct request *rq)
 	if (in.release_flags & FUSE_RELEASE_FLUSH)
 		(void)vfs_flush(rq->se->vfs, rq->hdr.nodeid, in.fh, in.lock_owner);
 	vfs_release(rq->se->vfs, rq->hdr.nodeid, in.fh, (int)in.flags);
+	/* After the backend closed its fd: the kernel dropped the backing file already. */
+	if (rq->se->conn_flags & FUSE_PASSTHROUGH)
+		backing_release(rq->se->backing, rq->hdr.nodeid);
 	return 0;
 }
 
@@ -993,8 +1057,11 @@ static uint64_t init_wanted(const struct session *se)
 			 */
 			FUSE_NO_OPENDIR_SUPPORT;
 
+	/* The kernel refuses passthrough with writeback caching (DESIGN §6). */
 	if (se->opts.writeback_cache)
 		want |= FUSE_WRITEBACK_CACHE;
+	else if (se->opts.passthrough)
+		want |= FUSE_PASSTHROUGH;
 	return want;
 }
 
@@ -1052,6 +1119,19 @@ static int op_init(struct request *rq)
 	out->congestion_threshold = 48;
 	out->max_write = se->opts.max_write;
 	out->time_gran = 1;
+	if (se->conn_flags & FUSE_PASSTHROUGH) {
+		/*
+		 * max_stack_depth (the word after flags2): backing files may sit on
+		 * a plain filesystem (depth 0) only. A source on overlayfs is read
+		 * and written through the daemon, and our mount itself can still
+		 * be a layer of an overlay.
+		 */
+		uint32_t depth = 1;
+
+		memcpy((uint8_t *)out + offsetof(struct fuse_init_out, flags2) +
+			   sizeof(out->flags2),
+		       &depth, sizeof(depth));
+	}
 	if (se->conn_flags & FUSE_MAX_PAGES)
 		out->max_pages = (uint16_t)(se->opts.max_write / 4096);
 	else if (out->max_write > 32 * 4096)
@@ -1174,6 +1254,17 @@ static ssize_t send_iov(struct request *rq, const struct iovec *iov, int n)
 	return writev(rq->w->fd, iov, n) < 0 ? -errno : 0;
 }
 
+/* An OPEN/CREATE reply the kernel never took: give back what it handed out. */
+static void undo_open(struct request *rq)
+{
+	if (rq->opened.handle)
+		vfs_release(rq->se->vfs, rq->opened.nodeid, rq->opened.fh, 0);
+	if (rq->opened.backing)
+		backing_release(rq->se->backing, rq->opened.nodeid);
+	if (rq->opened.entry)
+		vfs_forget(rq->se->vfs, rq->opened.nodeid, 1);
+}
+
 static void send_reply(struct request *rq, int err)
 {
 	struct fuse_out_header oh;
@@ -1211,6 +1302,8 @@ static void send_reply(struct request *rq, int err)
 	if (rc < 0 && rc != -ENOENT)
 		vlog(VLOG_WARN, "reply to %s (unique %" PRIu64 ") failed: %s",
 		     op_name(rq->hdr.opcode), rq->hdr.unique, strerror((int)-rc));
+	if (rc < 0 && !err)
+		undo_open(rq);
 }
 
 /*

@@ -342,6 +342,7 @@ static int cmd_run(struct cli *c)
 	so.max_threads = cfg->fuse.max_threads;
 	so.max_write = cfg->fuse.max_write;
 	so.writeback_cache = cfg->fuse.writeback_cache;
+	so.passthrough = cfg->fuse.passthrough;
 	so.ready_fd = c->ready_fd;
 	err = session_create(vfs, fd, &so, &se);
 	if (err) {

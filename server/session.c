@@ -15,6 +15,7 @@
  * session_stop() is called; session_stop() interrupts blocked reads with
  * SIGUSR1 (installed without SA_RESTART).
  */
+#include "server/backing.h"
 #include "server/fuse_kernel.h"
 #include "server/log.h"
 #include "server/session_int.h"
@@ -58,6 +59,16 @@ int session_create(struct vfs *vfs, int fuse_fd, const struct session_opts *o, s
 	if (se->bufsize < FUSE_MIN_READ_BUFFER)
 		se->bufsize = FUSE_MIN_READ_BUFFER;
 	se->max_data = se->opts.max_write > MIN_MAX_DATA ? se->opts.max_write : MIN_MAX_DATA;
+	{
+		/* The ioctls go to the mounted fd: any channel of the connection will do. */
+		const struct backing_ops ops = { backing_ioctl_open, backing_ioctl_close, &se->fd };
+		int err = backing_table_new(&ops, &se->backing);
+
+		if (err) {
+			free(se);
+			return err;
+		}
+	}
 	pthread_mutex_init(&se->init_lock, NULL);
 	pthread_mutex_init(&se->lock, NULL);
 	pthread_cond_init(&se->cond, NULL);
@@ -69,6 +80,16 @@ void session_set_writer(struct session *se, session_writev_fn fn, void *data)
 {
 	se->writer = fn;
 	se->writer_data = data;
+}
+
+void session_set_backing_ops(struct session *se, const struct backing_ops *ops)
+{
+	struct backing_table *t;
+
+	if (backing_table_new(ops, &t) == 0) {
+		backing_table_free(se->backing);
+		se->backing = t;
+	}
 }
 
 void session_init_done(struct session *se)
@@ -372,6 +393,7 @@ void session_destroy(struct session *se)
 	assert(se->nworkers == 0);
 	if (se->opts.ready_fd >= 0)
 		close(se->opts.ready_fd);
+	backing_table_free(se->backing);
 	pthread_cond_destroy(&se->cond);
 	pthread_mutex_destroy(&se->lock);
 	pthread_mutex_destroy(&se->init_lock);

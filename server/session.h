@@ -21,6 +21,7 @@ struct session_opts {
 	uint32_t max_threads; /* more are started while all are busy, up to this */
 	uint32_t max_write;   /* bytes */
 	bool writeback_cache;
+	bool passthrough;     /* offer kernel passthrough (FUSE_PASSTHROUGH) for backends' files */
 	double grace_seconds; /* after stop: keep serving open files this long */
 	int ready_fd;	      /* >= 0: "ok\n" is written here after INIT, then closed */
 };
@@ -29,6 +30,9 @@ struct session_opts {
 int session_create(struct vfs *vfs, int fuse_fd, const struct session_opts *o,
 		   struct session **out);
 void session_set_writer(struct session *se, session_writev_fn fn, void *data);
+struct backing_ops;
+/* Tests: replace the backing-file ioctls (server/backing.h). Before INIT. */
+void session_set_backing_ops(struct session *se, const struct backing_ops *ops);
 /* Serve until the kernel ends the connection (ENODEV) or session_stop(). Returns 0 or -errno. */
 int session_run(struct session *se);
 /* Ask the workers to finish; safe from any thread (not from a signal handler). */

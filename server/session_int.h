@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct vfs;
+struct backing_table;
 
 /* One worker: its own cloned /dev/fuse fd and buffers, so no worker waits on another. */
 struct worker {
@@ -42,6 +43,8 @@ struct session {
 	atomic_bool initialized;
 	uint32_t proto_minor; /* negotiated minor */
 	uint64_t conn_flags;  /* INIT flags both sides agreed on */
+	/* Backing ids of passthrough opens (FUSE_PASSTHROUGH negotiated); own lock. */
+	struct backing_table *backing;
 
 	/* Worker pool. nworkers/idle change under lock; idle is also read unlocked as a hint. */
 	pthread_mutex_t lock;

@@ -593,7 +593,7 @@ static int memfs_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t 
 		}
 		changed = true;
 	}
-	if (in->valid & VFS_SET_KILL_SUIDGID) {
+	if ((in->valid & VFS_SET_KILL_SUIDGID) && S_ISREG(node->mode)) {
 		mode_t before = node->mode;
 
 		node->mode &= ~(mode_t)S_ISUID;

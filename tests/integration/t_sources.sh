@@ -87,6 +87,38 @@ flushes() {
 	fi
 }
 
+# kernel_io NAME DIR SRC WANT: write, read back, mmap-write and read again a file
+# in DIR (SRC on the host); WANT "kernel" means no READ or WRITE request may reach
+# the daemon (kernel passthrough: the kernel does the I/O on the host file),
+# "daemon" means they must (a stacked source: overlayfs is refused as a backing
+# filesystem with max_stack_depth 1, and such files take the ordinary path).
+kernel_io() {
+	local n=$1 d=$2 s=$3 want=$4 before got
+	before=$(wc -l <"$WORK/daemon.log")
+	head -c 200000 /dev/urandom >"$WORK/io.$n"
+	ok "$n: write a file" cp "$WORK/io.$n" "$d/io"
+	eq "$n: it reads back" "$(sum "$WORK/io.$n")" "$(sum "$d/io")"
+	ok "$n: write through a shared mapping" python3 -c "
+import mmap, os
+fd = os.open('$d/io', os.O_RDWR)
+m = mmap.mmap(fd, 8192)
+m[4096:4101] = b'MMAP!'
+m.flush(); m.close(); os.close(fd)"
+	eq "$n: the host file has the mapped bytes" 'MMAP!' "$(dd if="$s/io" bs=1 skip=4096 count=5 status=none)"
+	eq "$n: and so does a read through the mount" 'MMAP!' "$(dd if="$d/io" bs=1 skip=4096 count=5 status=none)"
+	printf 'HOST!' | dd of="$s/io" bs=1 seek=8192 conv=notrunc status=none
+	eq "$n: a host-side write shows through the mount at once" 'HOST!' \
+		"$(dd if="$d/io" bs=1 skip=8192 count=5 status=none)"
+	got=$(tail -n +"$((before + 1))" "$WORK/daemon.log" | grep -cE ' (READ|WRITE)\(')
+	rm -f "$d/io"
+	if [ "$want" = kernel ]; then
+		eq "$n: no READ or WRITE reached the daemon (kernel passthrough)" 0 "$got"
+	else
+		[ "$got" -gt 0 ] && it_pass "$n: READ and WRITE went through the daemon" ||
+			it_fail "$n: READ and WRITE went through the daemon" "none in the log"
+	fi
+}
+
 # workload NAME DIR SRC: DIR is the mount's view of host directory SRC.
 workload() {
 	local n=$1 d=$2 s=$3 want i1 i2
@@ -141,11 +173,13 @@ if [ "$have_xfs" = 1 ]; then
 	eq "xfs: inodes by file handles" handles "$(inode_mode "$XFS")"
 	workload xfs "$MNT/xfs" "$XFS"
 	flushes xfs "$MNT/xfs" none
+	kernel_io xfs "$MNT/xfs" "$XFS" kernel
 fi
 
 eq "overlayfs without nfs_export: inodes by pinned fds" "pinned fds" "$(inode_mode "$OVL")"
 workload ovl "$MNT/ovl" "$OVL"
 flushes ovl "$MNT/ovl" some
+kernel_io ovl "$MNT/ovl" "$OVL" daemon
 eq "ovl: a lower file reads through" lower-content "$(cat "$MNT/ovl/from-lower")"
 echo changed >"$MNT/ovl/from-lower"
 eq "ovl: writing a lower file copies it up" changed "$(cat "$WORK/ovl/upper/from-lower")"
@@ -158,6 +192,7 @@ eq "ovl: the removal is hidden from the mount" no "$([ -e "$MNT/ovl/from-lower" 
 eq "tmpfs: inodes by file handles" handles "$(inode_mode "$TMPFS")"
 workload tmpfs "$MNT/tmpfs" "$TMPFS"
 flushes tmpfs "$MNT/tmpfs" none
+kernel_io tmpfs "$MNT/tmpfs" "$TMPFS" kernel
 
 stop_daemon
 eq "daemon exits 0 on SIGTERM" 0 "$DAEMON_RC"

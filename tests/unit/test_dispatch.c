@@ -12,6 +12,7 @@
 #include "vfs/vfs.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -758,6 +759,148 @@ START_TEST(write_kill_suidgid_drops_bits_and_invalidates)
 }
 END_TEST
 
+/* Start over with a session whose options differ from setup()'s. */
+static void reopen_session(bool passthrough, bool writeback)
+{
+	struct session_opts so = { .threads = 1,
+				   .max_threads = 1,
+				   .max_write = 131072,
+				   .ready_fd = -1,
+				   .passthrough = passthrough,
+				   .writeback_cache = writeback };
+
+	session_destroy(se);
+	ck_assert_int_eq(session_create(vfs, -1, &so, &se), 0);
+	session_set_writer(se, capture, NULL);
+	ncap = 0;
+}
+
+/* INIT from a kernel that offers FUSE_PASSTHROUGH (flags2) and KILLPRIV_V2. */
+static struct fuse_init_out init_offering_passthrough(void)
+{
+	struct fuse_init_in in = { 0 };
+	struct fuse_init_out out;
+	const struct captured *r;
+
+	in.major = 7;
+	in.minor = 41;
+	in.max_readahead = 131072;
+	in.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT |
+		   FUSE_HANDLE_KILLPRIV_V2 | FUSE_WRITEBACK_CACHE;
+	in.flags2 = (uint32_t)((FUSE_CREATE_SUPP_GROUP | FUSE_PASSTHROUGH) >> 32);
+	r = send_req(FUSE_INIT, 0, &in, sizeof(in));
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, sizeof(out));
+	memcpy(&out, r->data, sizeof(out));
+	return out;
+}
+
+/* The word after flags2: max_stack_depth since 7.40. */
+static uint32_t max_stack_depth(const struct fuse_init_out *o)
+{
+	uint32_t d;
+
+	memcpy(&d, (const uint8_t *)o + offsetof(struct fuse_init_out, flags2) + sizeof(o->flags2),
+	       sizeof(d));
+	return d;
+}
+
+/*
+ * Kernel passthrough is asked for only when the config allows it and there is
+ * no writeback cache (the kernel refuses the pair), with backing files on
+ * unstacked filesystems only (max_stack_depth 1).
+ */
+START_TEST(init_asks_for_passthrough_only_when_allowed)
+{
+	struct fuse_init_out o;
+
+	reopen_session(true, false);
+	o = init_offering_passthrough();
+	ck_assert(o.flags2 & (FUSE_PASSTHROUGH >> 32));
+	ck_assert(!(o.flags & FUSE_WRITEBACK_CACHE));
+	ck_assert_uint_eq(max_stack_depth(&o), 1);
+
+	reopen_session(false, false);
+	o = init_offering_passthrough();
+	ck_assert(!(o.flags2 & (FUSE_PASSTHROUGH >> 32)));
+	ck_assert_uint_eq(max_stack_depth(&o), 0);
+
+	reopen_session(true, true);
+	o = init_offering_passthrough();
+	ck_assert(!(o.flags2 & (FUSE_PASSTHROUGH >> 32)));
+	ck_assert(o.flags & FUSE_WRITEBACK_CACHE);
+	ck_assert_uint_eq(max_stack_depth(&o), 0);
+}
+END_TEST
+
+/* memfs offers no backing file: its opens stay plain under passthrough. */
+START_TEST(memfs_opens_are_never_passed_through)
+{
+	uint8_t arg[256];
+	struct fuse_create_in cin = { .flags = O_RDWR | O_CREAT, .mode = 0644 };
+	struct fuse_open_in oin = { .flags = O_RDONLY };
+	struct fuse_entry_out eo;
+	struct fuse_open_out oo;
+	const struct captured *r;
+
+	reopen_session(true, false);
+	init_offering_passthrough();
+	lookup_ok(FUSE_ROOT_ID, "c");
+	memcpy(arg, &cin, sizeof(cin));
+	memcpy(arg + sizeof(cin), "p", 2);
+	r = send_req(FUSE_CREATE, vfs_nodeid(2, BACKEND_ROOT_INO), arg, sizeof(cin) + 2);
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&eo, r->data, sizeof(eo));
+	memcpy(&oo, r->data + sizeof(eo), sizeof(oo));
+	ck_assert(!(oo.open_flags & FOPEN_PASSTHROUGH));
+	r = send_req(FUSE_OPEN, eo.nodeid, &oin, sizeof(oin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&oo, r->data, sizeof(oo));
+	ck_assert(!(oo.open_flags & FOPEN_PASSTHROUGH));
+}
+END_TEST
+
+/*
+ * With KILLPRIV_V2 the kernel strips its kill bits from notify_change() and
+ * sends a SETATTR that sets nothing: that is the request to drop setuid (and
+ * setgid with group exec) of a regular file. Directories keep their bits.
+ */
+START_TEST(empty_setattr_kills_suidgid_of_files_only)
+{
+	uint8_t arg[256];
+	struct fuse_entry_out eo;
+	struct fuse_open_out oo;
+	struct fuse_setattr_in sin = { 0 };
+	struct fuse_attr_out ao;
+	struct fuse_mkdir_in min = { .mode = 06777, .umask = 0 };
+	const struct captured *r;
+
+	create_in_c("k", 06775, &eo, &oo); /* plain do_init(): no KILLPRIV_V2 */
+	r = send_req(FUSE_SETATTR, eo.nodeid, &sin, sizeof(sin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&ao, r->data, sizeof(ao));
+	ck_assert_uint_eq(ao.attr.mode & 07777, 06775); /* not negotiated: nothing asked */
+
+	reopen_session(false, false);
+	init_offering_passthrough();
+	r = send_req(FUSE_SETATTR, eo.nodeid, &sin, sizeof(sin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&ao, r->data, sizeof(ao));
+	ck_assert_uint_eq(ao.attr.mode & 07777, 0775);
+
+	memcpy(arg, &min, sizeof(min));
+	memcpy(arg + sizeof(min), "kd", 3);
+	r = send_req(FUSE_MKDIR, vfs_nodeid(2, BACKEND_ROOT_INO), arg, sizeof(min) + 3);
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&eo, r->data, sizeof(eo));
+	ck_assert_uint_eq(eo.attr.mode & 07777, 06777);
+	r = send_req(FUSE_SETATTR, eo.nodeid, &sin, sizeof(sin));
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&ao, r->data, sizeof(ao));
+	ck_assert_uint_eq(ao.attr.mode & 07777, 06777);
+}
+END_TEST
+
 START_TEST(rename_across_mounts_is_exdev)
 {
 	uint8_t arg[64];
@@ -871,6 +1014,9 @@ static Suite *dispatch_suite(void)
 	tcase_add_test(tc, forget_and_batch_forget_never_reply);
 	tcase_add_test(tc, create_write_read_roundtrip_in_memfs);
 	tcase_add_test(tc, write_kill_suidgid_drops_bits_and_invalidates);
+	tcase_add_test(tc, init_asks_for_passthrough_only_when_allowed);
+	tcase_add_test(tc, memfs_opens_are_never_passed_through);
+	tcase_add_test(tc, empty_setattr_kills_suidgid_of_files_only);
 	tcase_add_test(tc, rename_across_mounts_is_exdev);
 	tcase_add_test(tc, statfs_and_lseek_never_answer_enosys);
 	tcase_add_test(tc, malformed_extensions_get_einval);

@@ -1,0 +1,169 @@
+/*
+ * tests/unit/test_backing.c - the per-node backing-id table of kernel
+ * passthrough (server/backing.c), with the ioctls replaced by a fake that
+ * records which ids are open.
+ */
+#include "server/backing.h"
+#include "testlib.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct fake {
+	int next_id;
+	int fail; /* open fails with this errno when set */
+	int opens, closes;
+	int open_ids[64]; /* 1 while registered */
+	int last_fd;
+};
+
+static int fake_open(void *data, int fd)
+{
+	struct fake *f = data;
+
+	f->last_fd = fd;
+	if (f->fail)
+		return -f->fail;
+	f->opens++;
+	f->open_ids[++f->next_id] = 1;
+	return f->next_id;
+}
+
+static int fake_close(void *data, int id)
+{
+	struct fake *f = data;
+
+	ck_assert_int_gt(id, 0);
+	ck_assert_int_eq(f->open_ids[id], 1); /* never closed twice, never unknown */
+	f->open_ids[id] = 0;
+	f->closes++;
+	return 0;
+}
+
+static struct backing_table *table(struct fake *f)
+{
+	const struct backing_ops ops = { fake_open, fake_close, f };
+	struct backing_table *t;
+
+	memset(f, 0, sizeof(*f));
+	ck_assert_int_eq(backing_table_new(&ops, &t), 0);
+	return t;
+}
+
+/* Opens of one node share one id; the id closes with the last release, not before. */
+START_TEST(opens_of_one_node_share_an_id_until_the_last_release)
+{
+	struct fake f;
+	struct backing_table *t = table(&f);
+	int a = backing_acquire(t, 0x10005, 7);
+	int b = backing_acquire(t, 0x10005, 9);
+
+	ck_assert_int_gt(a, 0);
+	ck_assert_int_eq(b, a);
+	ck_assert_int_eq(f.opens, 1);
+	ck_assert_int_eq(f.last_fd, 7); /* the first open's fd was registered */
+	backing_release(t, 0x10005);
+	ck_assert_int_eq(f.closes, 0);
+	ck_assert_uint_eq(backing_count(t), 1);
+	backing_release(t, 0x10005);
+	ck_assert_int_eq(f.closes, 1);
+	ck_assert_uint_eq(backing_count(t), 0);
+	/* A new open after that registers afresh. */
+	ck_assert_int_gt(backing_acquire(t, 0x10005, 7), a);
+	backing_release(t, 0x10005);
+	backing_table_free(t);
+	ck_assert_int_eq(f.opens, f.closes);
+}
+END_TEST
+
+/*
+ * The kernel refuses a passthrough open while a cached open of the inode lives
+ * (ETXTBSY): once registration failed, the node stays plain until all its
+ * opens are gone, even if registration would work again.
+ */
+START_TEST(a_failed_registration_keeps_the_node_plain_until_released)
+{
+	struct fake f;
+	struct backing_table *t = table(&f);
+
+	f.fail = ELOOP;
+	ck_assert_int_eq(backing_acquire(t, 42, 5), 0);
+	f.fail = 0;
+	ck_assert_int_eq(backing_acquire(t, 42, 6), 0);
+	ck_assert_int_eq(f.opens, 0);
+	/* Other nodes are not affected. */
+	ck_assert_int_gt(backing_acquire(t, 43, 8), 0);
+	backing_release(t, 42);
+	ck_assert_int_eq(backing_acquire(t, 42, 6), 0); /* one plain open still lives */
+	backing_release(t, 42);
+	backing_release(t, 42);
+	ck_assert_int_gt(backing_acquire(t, 42, 6), 0); /* all gone: passthrough again */
+	backing_release(t, 42);
+	backing_release(t, 43);
+	ck_assert_uint_eq(backing_count(t), 0);
+	ck_assert_int_eq(f.closes, f.opens);
+	backing_table_free(t);
+}
+END_TEST
+
+/* A release for a node the table never saw (memfs, no backing fd) changes nothing. */
+START_TEST(release_of_an_unknown_node_is_ignored)
+{
+	struct fake f;
+	struct backing_table *t = table(&f);
+
+	ck_assert_int_gt(backing_acquire(t, 1, 3), 0);
+	backing_release(t, 2);
+	ck_assert_uint_eq(backing_count(t), 1);
+	ck_assert_int_eq(f.closes, 0);
+	backing_table_free(t); /* closes what is still registered */
+	ck_assert_int_eq(f.closes, 1);
+}
+END_TEST
+
+/* Many nodes: the table grows and still finds each one. */
+START_TEST(many_nodes_grow_the_table)
+{
+	struct fake f;
+	struct backing_table *t = table(&f);
+	const uint64_t n = 5000;
+
+	f.fail = EINVAL; /* plain entries: no ids needed, same bookkeeping */
+	for (uint64_t i = 1; i <= n; i++)
+		ck_assert_int_eq(backing_acquire(t, i << 16, 3), 0);
+	ck_assert_uint_eq(backing_count(t), n);
+	for (uint64_t i = 1; i <= n; i++)
+		backing_release(t, i << 16);
+	ck_assert_uint_eq(backing_count(t), 0);
+	backing_table_free(t);
+}
+END_TEST
+
+/* The real ioctls on something that is not /dev/fuse fail cleanly. */
+START_TEST(ioctls_on_a_non_fuse_fd_fail_with_an_errno)
+{
+	int fd = -1;
+
+	ck_assert_int_lt(backing_ioctl_open(&fd, 0), 0);
+	ck_assert_int_lt(backing_ioctl_close(&fd, 1), 0);
+}
+END_TEST
+
+static Suite *backing_suite(void)
+{
+	Suite *s = suite_create("backing");
+	TCase *tc = tcase_create("table");
+
+	tcase_add_test(tc, opens_of_one_node_share_an_id_until_the_last_release);
+	tcase_add_test(tc, a_failed_registration_keeps_the_node_plain_until_released);
+	tcase_add_test(tc, release_of_an_unknown_node_is_ignored);
+	tcase_add_test(tc, many_nodes_grow_the_table);
+	tcase_add_test(tc, ioctls_on_a_non_fuse_fd_fail_with_an_errno);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return testlib_run(backing_suite());
+}
