@@ -901,6 +901,45 @@ START_TEST(empty_setattr_kills_suidgid_of_files_only)
 }
 END_TEST
 
+/* A writer for which every reply fails as an interrupted request's does. */
+static int reply_gone(void *data, const struct iovec *iov, int iovcnt)
+{
+	(void)data;
+	(void)iov;
+	(void)iovcnt;
+	return -ENOENT;
+}
+
+/*
+ * An OPEN or CREATE whose reply the kernel no longer wants (interrupted) will
+ * never be released or forgotten: the daemon gives back the handle and, for
+ * CREATE, the lookup reference at once.
+ */
+START_TEST(open_and_create_undone_when_the_reply_is_lost)
+{
+	uint8_t arg[256];
+	struct fuse_create_in cin = { .flags = O_RDWR | O_CREAT, .mode = 0644 };
+	struct fuse_open_in oin = { .flags = O_RDONLY };
+	struct vfs_mount_stats st0, st;
+	struct fuse_entry_out eo;
+	struct fuse_open_out oo;
+	uint64_t c = vfs_nodeid(2, BACKEND_ROOT_INO);
+
+	create_in_c("u", 0644, &eo, &oo);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st0), 0);
+
+	session_set_writer(se, reply_gone, NULL);
+	memcpy(arg, &cin, sizeof(cin));
+	memcpy(arg + sizeof(cin), "lost", 5);
+	send_req(FUSE_CREATE, c, arg, sizeof(cin) + 5);
+	send_req(FUSE_OPEN, eo.nodeid, &oin, sizeof(oin));
+	session_set_writer(se, capture, NULL);
+	ck_assert_int_eq(vfs_mount_stats(vfs, 2, &st), 0);
+	ck_assert_uint_eq(st.handles, st0.handles);
+	ck_assert_uint_eq(st.lookups, st0.lookups);
+}
+END_TEST
+
 START_TEST(rename_across_mounts_is_exdev)
 {
 	uint8_t arg[64];
@@ -1017,6 +1056,7 @@ static Suite *dispatch_suite(void)
 	tcase_add_test(tc, init_asks_for_passthrough_only_when_allowed);
 	tcase_add_test(tc, memfs_opens_are_never_passed_through);
 	tcase_add_test(tc, empty_setattr_kills_suidgid_of_files_only);
+	tcase_add_test(tc, open_and_create_undone_when_the_reply_is_lost);
 	tcase_add_test(tc, rename_across_mounts_is_exdev);
 	tcase_add_test(tc, statfs_and_lseek_never_answer_enosys);
 	tcase_add_test(tc, malformed_extensions_get_einval);
