@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -31,6 +32,9 @@ struct backing_table {
 	struct backing_node **buckets;
 	size_t nbuckets; /* power of two */
 	uint64_t count;
+	/* Registration refused for lack of privilege (EPERM: no CAP_SYS_ADMIN, as
+	 * under fusermount3): it will never work, so no open asks again. */
+	bool refused;
 };
 
 int backing_ioctl_open(void *devfd, int fd)
@@ -137,6 +141,12 @@ int backing_acquire(struct backing_table *t, uint64_t nodeid, int fd)
 	pthread_mutex_lock(&t->lock);
 	pp = find(t, nodeid);
 	n = *pp;
+	if (!n && t->refused) {
+		/* No new registration will ever be made, so this node cannot turn
+		 * passthrough while the open lives: it needs no entry. */
+		pthread_mutex_unlock(&t->lock);
+		return 0;
+	}
 	if (!n) {
 		n = calloc(1, sizeof(*n));
 		if (!n) {
@@ -167,6 +177,11 @@ int backing_acquire(struct backing_table *t, uint64_t nodeid, int fd)
 			n->id = rc;
 			n->pt_opens = 1;
 			id = rc;
+		} else if (rc == -EPERM) {
+			vlog(VLOG_INFO, "kernel passthrough needs CAP_SYS_ADMIN; every file is "
+					"read and written through the daemon");
+			t->refused = true;
+			n->plain_opens = 1;
 		} else {
 			vlog_once(VLOG_INFO,
 				  "kernel passthrough refused for a file (%s); such files are "

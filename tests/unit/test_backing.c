@@ -106,6 +106,36 @@ START_TEST(a_failed_registration_keeps_the_node_plain_until_released)
 }
 END_TEST
 
+/*
+ * EPERM (no CAP_SYS_ADMIN) will never change: later opens do not ask again,
+ * and passthrough opens made before keep their id until released.
+ */
+START_TEST(eperm_stops_all_further_registrations)
+{
+	struct fake f;
+	struct backing_table *t = table(&f);
+	int id = backing_acquire(t, 1, 3);
+
+	ck_assert_int_gt(id, 0);
+	f.fail = EPERM;
+	ck_assert_int_eq(backing_acquire(t, 2, 4), 0);
+	f.fail = 0;
+	ck_assert_int_eq(backing_acquire(t, 3, 5), 0);
+	/* A node with a live id keeps using it: mixing modes would give ETXTBSY. */
+	ck_assert_int_eq(backing_acquire(t, 1, 6), id);
+	ck_assert_int_eq(f.opens, 1);
+	backing_release(t, 3); /* untracked: ignored */
+	backing_release(t, 2);
+	backing_release(t, 1);
+	ck_assert_int_eq(f.closes, 0);
+	backing_release(t, 1);
+	ck_assert_int_eq(f.closes, 1);
+	ck_assert_int_eq(backing_acquire(t, 1, 6), 0); /* and no new id after that */
+	ck_assert_uint_eq(backing_count(t), 0);
+	backing_table_free(t);
+}
+END_TEST
+
 /* A release for a node the table never saw (memfs, no backing fd) changes nothing. */
 START_TEST(release_of_an_unknown_node_is_ignored)
 {
@@ -156,6 +186,7 @@ static Suite *backing_suite(void)
 
 	tcase_add_test(tc, opens_of_one_node_share_an_id_until_the_last_release);
 	tcase_add_test(tc, a_failed_registration_keeps_the_node_plain_until_released);
+	tcase_add_test(tc, eperm_stops_all_further_registrations);
 	tcase_add_test(tc, release_of_an_unknown_node_is_ignored);
 	tcase_add_test(tc, many_nodes_grow_the_table);
 	tcase_add_test(tc, ioctls_on_a_non_fuse_fd_fail_with_an_errno);
