@@ -20,11 +20,11 @@
 #include "vfs/vfs.h"
 
 #include <assert.h>
-#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,9 +220,9 @@ static void open_passthrough(struct request *rq, uint64_t nodeid, const struct v
 	id = backing_acquire(rq->se->backing, nodeid, vo->backing_fd);
 	rq->opened.backing = true; /* one backing_release() per acquire, plain or not */
 	if (id > 0) {
+		/* The host file's page cache serves it: ours would be unused. */
 		oo->open_flags |= FOPEN_PASSTHROUGH;
-		oo->open_flags &=
-		    ~(uint32_t)FOPEN_KEEP_CACHE; /* the backing file's cache is used */
+		oo->open_flags &= ~(uint32_t)FOPEN_KEEP_CACHE;
 		set_backing_id(oo, id);
 	}
 }
