@@ -210,13 +210,29 @@ static int fy_link(struct backend *be, const struct op_ctx *ctx, uint64_t ino, u
 	return e ?: fy->inner_ops->link(fy->inner, ctx, ino, newparent, newname, out);
 }
 
+/*
+ * Kernel passthrough would take reads and writes past us: with READ or WRITE
+ * faults configured, the file is not offered for it.
+ */
+static void faulty_keep_io(const struct faulty *fy, struct vfs_open *o)
+{
+	uint64_t io = (UINT64_C(1) << CONFIG_FAULT_READ) | (UINT64_C(1) << CONFIG_FAULT_WRITE);
+
+	if (fy->f.ops & io)
+		o->backing_fd = -1;
+}
+
 static int fy_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
 		   struct vfs_open *out)
 {
 	struct faulty *fy = faulty_of(be);
 	int e = faulty_draw(fy, CONFIG_FAULT_OPEN);
 
-	return e ?: fy->inner_ops->open(fy->inner, ctx, ino, flags, out);
+	if (!e)
+		e = fy->inner_ops->open(fy->inner, ctx, ino, flags, out);
+	if (!e)
+		faulty_keep_io(fy, out);
+	return e;
 }
 
 static int fy_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
@@ -228,7 +244,10 @@ static int fy_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t
 
 	if (e)
 		return e;
-	return fy->inner_ops->create_file(fy->inner, ctx, parent, name, mode, flags, out, oout);
+	e = fy->inner_ops->create_file(fy->inner, ctx, parent, name, mode, flags, out, oout);
+	if (!e)
+		faulty_keep_io(fy, oout);
+	return e;
 }
 
 static ssize_t fy_read(struct backend *be, uint64_t ino, uint64_t fh, void *buf, size_t size,

@@ -129,13 +129,17 @@ static int spy_link(struct backend *be, const struct op_ctx *c, uint64_t i, uint
 static int spy_open(struct backend *be, const struct op_ctx *c, uint64_t i, int f,
 		    struct vfs_open *o)
 {
-	(void)c, (void)i, (void)f, (void)o;
+	(void)c, (void)i, (void)f;
+	memset(o, 0, sizeof(*o));
+	o->backing_fd = 7; /* offered for kernel passthrough, as passthrough does */
 	return spy_hit(be, CONFIG_FAULT_OPEN);
 }
 static int spy_create_file(struct backend *be, const struct op_ctx *c, uint64_t p, const char *n,
 			   mode_t m, int f, struct vfs_entry *o, struct vfs_open *oo)
 {
-	(void)c, (void)p, (void)n, (void)m, (void)f, (void)o, (void)oo;
+	(void)c, (void)p, (void)n, (void)m, (void)f, (void)o;
+	memset(oo, 0, sizeof(*oo));
+	oo->backing_fd = 7;
 	return spy_hit(be, CONFIG_FAULT_CREATE);
 }
 static ssize_t spy_read(struct backend *be, uint64_t i, uint64_t fh, void *b, size_t s, off_t o)
@@ -464,6 +468,36 @@ START_TEST(ops_filter_faults_only_listed_ops)
 		ck_assert_msg(rets[op] == (listed ? -EROFS : 0), "%s answered %ld",
 			      config_fault_op_name(op), rets[op]);
 		ck_assert_uint_eq(spy->n[op], listed ? 0 : 1);
+	}
+}
+END_TEST
+
+/*
+ * With READ or WRITE faults, a file must not be offered for kernel passthrough
+ * (the kernel would do its I/O without asking us); otherwise the inner
+ * backend's offer stands.
+ */
+START_TEST(io_faults_withhold_kernel_passthrough)
+{
+	static const uint64_t sets[] = { UINT64_C(1) << CONFIG_FAULT_READ,
+					 UINT64_C(1) << CONFIG_FAULT_WRITE,
+					 UINT64_C(1) << CONFIG_FAULT_LOOKUP };
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		struct config_faults f = faults(0.0, EIO, 0);
+		struct vfs_open o;
+		struct vfs_entry e;
+		int want = sets[i] == (UINT64_C(1) << CONFIG_FAULT_LOOKUP) ? 7 : -1;
+
+		f.ops = sets[i];
+		wrap_spy(&f);
+		ck_assert_int_eq(fops->open(fbe, &ctx, 2, O_RDWR, &o), 0);
+		ck_assert_int_eq(o.backing_fd, want);
+		ck_assert_int_eq(
+		    fops->create_file(fbe, &ctx, 1, "n", S_IFREG | 0644, O_RDWR | O_CREAT, &e, &o),
+		    0);
+		ck_assert_int_eq(o.backing_fd, want);
+		fops->destroy(fbe);
+		fbe = NULL;
 	}
 }
 END_TEST
@@ -833,6 +867,7 @@ static Suite *faulty_suite(void)
 	tcase_add_test(tc, forget_release_releasedir_always_pass_through);
 	tcase_add_test(tc, destroy_destroys_inner);
 	tcase_add_test(tc, ops_filter_faults_only_listed_ops);
+	tcase_add_test(tc, io_faults_withhold_kernel_passthrough);
 	tcase_add_test(tc, null_inner_ops_stay_null);
 	tcase_add_test(tc, rate_is_respected_and_seed_reproduces);
 	tcase_add_test(tc, delay_applies_before_faultable_calls);
