@@ -359,8 +359,11 @@ mkdir -p "$SRC3/a/b/c" "$SRC3/e" "$SRC3/rmme/x/y" "$MNT3"
 for i in $(seq 1 300); do : >"$SRC3/a/f$i"; done
 echo deep >"$SRC3/a/b/c/deep"
 : >"$SRC3/rmme/x/y/z"
+# This daemon also runs with kernel passthrough switched off (fuse.passthrough):
+# its file reads must then reach the daemon as READ requests.
 write_config "$WORK/noopendir.yaml" <<EOF
 mountpoint: $MNT3
+fuse: {passthrough: false}
 timeouts: {entry: 0, attr: 0}
 mounts:
   - {path: /t, type: passthrough, source: $SRC3}
@@ -420,9 +423,11 @@ libc.closedir(d)
 assert rest == again, "seekdir/telldir: listing differs"
 assert len(first) + len(rest) == 303 and len(set(first + rest)) == 303, len(first + rest)
 PY
+eq "a file reads through the mount" deep "$(cat "$MNT3/t/a/b/c/deep")"
 vlog=$(tail -n "+$n0" "$WORK/daemon.log")
 eq "still one OPENDIR and no RELEASEDIR in all of it" "1 0" \
 	"$(grep -c ' OPENDIR(27) ' <<<"$vlog") $(grep -c ' RELEASEDIR(29) ' <<<"$vlog")"
+contains "with passthrough: false, that read came to the daemon as a READ" "$vlog" " READ -> ok"
 stop_daemon "$DPID" TERM
 eq "no-opendir daemon: SIGTERM exit 0" 0 "$DAEMON_RC"
 
