@@ -86,8 +86,8 @@ static const struct captured *send_req(uint32_t opcode, uint64_t nodeid, const v
 	return ncap > before ? &cap[ncap - 1] : NULL;
 }
 
-/* INIT as a kernel offering `extra` on top of the usual flags. */
-static const struct captured *do_init_with(uint32_t extra)
+/* INIT as a 7.41 kernel offering these flags (flags2: bits 32 and up). */
+static const struct captured *init_offering(uint32_t flags, uint32_t flags2)
 {
 	struct fuse_init_in in = { 0 };
 	const struct captured *r;
@@ -95,29 +95,27 @@ static const struct captured *do_init_with(uint32_t extra)
 	in.major = 7;
 	in.minor = 41;
 	in.max_readahead = 131072;
-	in.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT |
-		   FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS | extra;
-	in.flags2 = (uint32_t)(FUSE_CREATE_SUPP_GROUP >> 32);
+	in.flags = flags;
+	in.flags2 = flags2;
 	r = send_req(FUSE_INIT, 0, &in, sizeof(in));
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r->hdr.error, 0);
 	return r;
 }
 
+#define USUAL_INIT_FLAGS                                                                           \
+	(FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT |                  \
+	 FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS)
+
+/* INIT as a kernel offering `extra` on top of the usual flags. */
+static const struct captured *do_init_with(uint32_t extra)
+{
+	return init_offering(USUAL_INIT_FLAGS | extra, (uint32_t)(FUSE_CREATE_SUPP_GROUP >> 32));
+}
+
 static void do_init(void)
 {
-	struct fuse_init_in in = { 0 };
-	const struct captured *r;
-
-	in.major = 7;
-	in.minor = 41;
-	in.max_readahead = 131072;
-	in.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT |
-		   FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS;
-	in.flags2 = (uint32_t)(FUSE_CREATE_SUPP_GROUP >> 32);
-	r = send_req(FUSE_INIT, 0, &in, sizeof(in));
-	ck_assert_ptr_nonnull(r);
-	ck_assert_int_eq(r->hdr.error, 0);
+	do_init_with(0);
 }
 
 static void setup(void)
@@ -778,18 +776,11 @@ static void reopen_session(bool passthrough, bool writeback)
 /* INIT from a kernel that offers FUSE_PASSTHROUGH (flags2) and KILLPRIV_V2. */
 static struct fuse_init_out init_offering_passthrough(void)
 {
-	struct fuse_init_in in = { 0 };
 	struct fuse_init_out out;
-	const struct captured *r;
+	const struct captured *r =
+	    init_offering(USUAL_INIT_FLAGS | FUSE_HANDLE_KILLPRIV_V2 | FUSE_WRITEBACK_CACHE,
+			  (uint32_t)((FUSE_CREATE_SUPP_GROUP | FUSE_PASSTHROUGH) >> 32));
 
-	in.major = 7;
-	in.minor = 41;
-	in.max_readahead = 131072;
-	in.flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT |
-		   FUSE_HANDLE_KILLPRIV_V2 | FUSE_WRITEBACK_CACHE;
-	in.flags2 = (uint32_t)((FUSE_CREATE_SUPP_GROUP | FUSE_PASSTHROUGH) >> 32);
-	r = send_req(FUSE_INIT, 0, &in, sizeof(in));
-	ck_assert_int_eq(r->hdr.error, 0);
 	ck_assert_uint_eq(r->datalen, sizeof(out));
 	memcpy(&out, r->data, sizeof(out));
 	return out;
