@@ -118,6 +118,25 @@ m.flush(); m.close(); os.close(fd)"
 	printf 'HOST!' | dd of="$s/io" bs=1 seek=8192 conv=notrunc status=none
 	eq "$n: a host-side write shows through the mount at once" 'HOST!' \
 		"$(dd if="$d/io" bs=1 skip=8192 count=5 status=none)"
+	# A file unlinked while open lives on through the kernel's backing file;
+	# the calls that still come to the daemon (fsync, truncate, fallocate,
+	# lseek) use the daemon's own fd of that open.
+	ok "$n: write, fsync, truncate, fallocate and SEEK_HOLE on an unlinked open file" python3 -c "
+import os
+p = '$d/unlinked'
+fd = os.open(p, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+os.unlink(p)
+os.write(fd, b'u' * 100000)
+os.fsync(fd)
+assert os.pread(fd, 100000, 0) == b'u' * 100000
+os.ftruncate(fd, 10)
+assert os.fstat(fd).st_size == 10
+os.posix_fallocate(fd, 0, 1 << 20)
+assert os.fstat(fd).st_size == 1 << 20
+assert os.pread(fd, 12, 0) == b'u' * 10 + bytes(2)
+assert os.lseek(fd, 0, os.SEEK_HOLE) <= 1 << 20
+os.close(fd)"
+	eq "$n: the unlinked file is gone from the host" no "$([ -e "$s/unlinked" ] && echo yes || echo no)"
 	got=$(tail -n +"$((before + 1))" "$WORK/daemon.log" | grep -cE ' (READ|WRITE)\(')
 	rm -f "$d/io"
 	if [ "$want" = kernel ]; then
