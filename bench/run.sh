@@ -19,13 +19,15 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 
-ALL_SYSTEMS="native passthrough_ll vfsmux-1 vfsmux-3 vfsmux-1-t1 passthrough-tmpfs memfs"
+DEFAULT_SYSTEMS="native passthrough_ll vfsmux-1 vfsmux-3 vfsmux-1-t1 passthrough-tmpfs memfs"
+# vfsmux-1-nokp (kernel passthrough off) only when asked for with --systems.
+ALL_SYSTEMS="$DEFAULT_SYSTEMS vfsmux-1-nokp"
 ALL_WORKLOADS="stat readdir seqread randread create seqwrite tar findcat"
 QUICK=0
 ROUNDS=1
 ONLY=""
 INSTALL=1
-SYSTEMS=$ALL_SYSTEMS
+SYSTEMS=$DEFAULT_SYSTEMS
 WORK=${BENCH_WORK:-/tmp/vfsmux-bench}
 
 usage() {
@@ -35,6 +37,7 @@ Usage: bench/run.sh [--quick] [--systems "LIST"] [--only "WORKLOADS"] [--rounds 
 
   --quick        1 rep, 3 s random reads, a 5,000-file tree and a 128 MiB file (a few minutes)
   --systems L    subset of: $ALL_SYSTEMS
+                 (default: $DEFAULT_SYSTEMS)
   --only W       fsbench workloads for native, passthrough_ll, vfsmux-1 and vfsmux-3, a
                  subset of: $ALL_WORKLOADS
   --rounds N     run the systems round-robin N times, one rep each (unless BENCH_REPS is
@@ -336,12 +339,14 @@ fsbench() {
 	return 0
 }
 
-# vfsmux_config FILE MOUNTPOINT ENTRY_ATTR_TIMEOUT MOUNT_JSON...: a JSON config.
+# vfsmux_config FILE MOUNTPOINT ENTRY_ATTR_TIMEOUT MOUNT_JSON...: a JSON config;
+# FUSE_JSON, when set, is the body of its "fuse" map.
 vfsmux_config() {
 	local f=$1 mnt=$2 tmo=$3 sep="" m
 	shift 3
 	{
 		printf '{\n  "mountpoint": "%s",\n' "$mnt"
+		[ -n "${FUSE_JSON:-}" ] && printf '  "fuse": {%s},\n' "$FUSE_JSON"
 		printf '  "timeouts": {"entry": %s, "attr": %s, "negative": 0},\n' "$tmo" "$tmo"
 		printf '  "mounts": [\n'
 		for m in "$@"; do printf '%s    %s' "$sep" "$m"; sep=$',\n'; done
@@ -413,6 +418,11 @@ for round in $(seq "$ROUNDS"); do
 		vfsmux-1-t1)
 			# vfsmux with passthrough_ll's default 1 s timeouts: the metadata walks only.
 			run_vfsmux vfsmux-1-t1 1 data "stat readdir" "$(pt_mount /data "$SRC")"
+			;;
+		vfsmux-1-nokp)
+			# vfsmux-1 with kernel passthrough off: every READ and WRITE through the daemon.
+			FUSE_JSON='"passthrough": false' run_vfsmux vfsmux-1-nokp 86400 data "" \
+				"$(pt_mount /data "$SRC")"
 			;;
 		passthrough-tmpfs | memfs)
 			if ! is_mounted "$TMPFS"; then
