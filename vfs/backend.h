@@ -34,6 +34,14 @@
  *    fh 0, meaning "no open handle", and work from ino and off alone, with
  *    cookies valid across calls and opens. Old kernels still call opendir,
  *    so a backend keeps it and never issues fh 0 there.
+ *  - FUSE_HANDLE_KILLPRIV(_V2): setattr with VFS_SET_KILL_SUIDGID drops
+ *    setuid, and setgid with group execute, of a regular file (never of a
+ *    directory); it may come alone, with no other bit set.
+ *  - FUSE_PASSTHROUGH (unless the config turns it off): a regular file whose
+ *    open or create hands back backing_fd >= 0 may be read, written and
+ *    mapped by the kernel directly on that fd's file, so read and write are
+ *    not called for that open; the fd must stay open until release. A backend
+ *    that must see every byte (limits, data it keeps itself) gives -1.
  *  - FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS are not negotiated: the kernel keeps
  *    locks itself, correctly between all processes using the mount.
  *
