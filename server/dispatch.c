@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,13 +197,6 @@ static void fill_entry(struct fuse_entry_out *eo, const struct vfs_entry_reply *
 	}
 }
 
-/* The int32 backing id that follows open_flags (7.40; padding in older headers). */
-static void set_backing_id(struct fuse_open_out *oo, int32_t id)
-{
-	memcpy((uint8_t *)oo + offsetof(struct fuse_open_out, open_flags) + sizeof(oo->open_flags),
-	       &id, sizeof(id));
-}
-
 /*
  * Kernel passthrough for an open the backend offered a backing fd for:
  * FOPEN_PASSTHROUGH and the id when the table gives one (server/backing.h).
@@ -223,7 +215,7 @@ static void open_passthrough(struct request *rq, uint64_t nodeid, const struct v
 		/* The host file's page cache serves it: ours would be unused. */
 		oo->open_flags |= FOPEN_PASSTHROUGH;
 		oo->open_flags &= ~(uint32_t)FOPEN_KEEP_CACHE;
-		set_backing_id(oo, id);
+		vfsmux_open_out_set_backing_id(oo, id);
 	}
 }
 
@@ -1121,16 +1113,11 @@ static int op_init(struct request *rq)
 	out->time_gran = 1;
 	if (se->conn_flags & FUSE_PASSTHROUGH) {
 		/*
-		 * max_stack_depth (the word after flags2): backing files may sit on
-		 * a plain filesystem (depth 0) only. A source on overlayfs is read
-		 * and written through the daemon, and our mount itself can still
-		 * be a layer of an overlay.
+		 * Backing files may sit on a plain filesystem (depth 0) only. A
+		 * source on overlayfs is read and written through the daemon, and
+		 * our mount itself can still be a layer of an overlay.
 		 */
-		uint32_t depth = 1;
-
-		memcpy((uint8_t *)out + offsetof(struct fuse_init_out, flags2) +
-			   sizeof(out->flags2),
-		       &depth, sizeof(depth));
+		vfsmux_init_out_set_max_stack_depth(out, 1);
 	}
 	if (se->conn_flags & FUSE_MAX_PAGES)
 		out->max_pages = (uint16_t)(se->opts.max_write / 4096);

@@ -8,7 +8,9 @@
 #define VFSMUX_FUSE_KERNEL_H
 
 #include <linux/fuse.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 /* INIT flags (bits >= 32 travel in flags2). */
@@ -62,6 +64,43 @@ struct fuse_backing_map {
 #define FUSE_DEV_IOC_BACKING_OPEN  _IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)
 #define FUSE_DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
 #endif
+
+/*
+ * Fields 7.40 named in what 7.38 calls padding: the int32 after open_flags
+ * (backing_id) and the word after flags2 in the INIT reply (max_stack_depth).
+ * Reached by offset so the code builds against either header.
+ */
+static inline void vfsmux_open_out_set_backing_id(struct fuse_open_out *o, int32_t id)
+{
+	memcpy((uint8_t *)o + offsetof(struct fuse_open_out, open_flags) + sizeof(o->open_flags),
+	       &id, sizeof(id));
+}
+
+static inline int32_t vfsmux_open_out_backing_id(const struct fuse_open_out *o)
+{
+	int32_t id;
+
+	memcpy(&id,
+	       (const uint8_t *)o + offsetof(struct fuse_open_out, open_flags) +
+		   sizeof(o->open_flags),
+	       sizeof(id));
+	return id;
+}
+
+static inline void vfsmux_init_out_set_max_stack_depth(struct fuse_init_out *o, uint32_t d)
+{
+	memcpy((uint8_t *)o + offsetof(struct fuse_init_out, flags2) + sizeof(o->flags2), &d,
+	       sizeof(d));
+}
+
+static inline uint32_t vfsmux_init_out_max_stack_depth(const struct fuse_init_out *o)
+{
+	uint32_t d;
+
+	memcpy(&d, (const uint8_t *)o + offsetof(struct fuse_init_out, flags2) + sizeof(o->flags2),
+	       sizeof(d));
+	return d;
+}
 
 /* The highest minor we implement; the reply carries min(kernel's, ours). */
 #define VFSMUX_FUSE_MINOR 38

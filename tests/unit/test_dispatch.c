@@ -6,6 +6,7 @@
  * The vfs behind it is real: a pseudofs with a memfs at /a/b and one at /c.
  */
 #include "config/config.h"
+#include "server/backing.h"
 #include "server/fuse_kernel.h"
 #include "server/session.h"
 #include "testlib.h"
@@ -786,16 +787,6 @@ static struct fuse_init_out init_offering_passthrough(void)
 	return out;
 }
 
-/* The word after flags2: max_stack_depth since 7.40. */
-static uint32_t max_stack_depth(const struct fuse_init_out *o)
-{
-	uint32_t d;
-
-	memcpy(&d, (const uint8_t *)o + offsetof(struct fuse_init_out, flags2) + sizeof(o->flags2),
-	       sizeof(d));
-	return d;
-}
-
 /*
  * Kernel passthrough is asked for only when the config allows it and there is
  * no writeback cache (the kernel refuses the pair), with backing files on
@@ -809,18 +800,18 @@ START_TEST(init_asks_for_passthrough_only_when_allowed)
 	o = init_offering_passthrough();
 	ck_assert(o.flags2 & (FUSE_PASSTHROUGH >> 32));
 	ck_assert(!(o.flags & FUSE_WRITEBACK_CACHE));
-	ck_assert_uint_eq(max_stack_depth(&o), 1);
+	ck_assert_uint_eq(vfsmux_init_out_max_stack_depth(&o), 1);
 
 	reopen_session(false, false);
 	o = init_offering_passthrough();
 	ck_assert(!(o.flags2 & (FUSE_PASSTHROUGH >> 32)));
-	ck_assert_uint_eq(max_stack_depth(&o), 0);
+	ck_assert_uint_eq(vfsmux_init_out_max_stack_depth(&o), 0);
 
 	reopen_session(true, true);
 	o = init_offering_passthrough();
 	ck_assert(!(o.flags2 & (FUSE_PASSTHROUGH >> 32)));
 	ck_assert(o.flags & FUSE_WRITEBACK_CACHE);
-	ck_assert_uint_eq(max_stack_depth(&o), 0);
+	ck_assert_uint_eq(vfsmux_init_out_max_stack_depth(&o), 0);
 }
 END_TEST
 
@@ -889,6 +880,82 @@ START_TEST(empty_setattr_kills_suidgid_of_files_only)
 	ck_assert_int_eq(r->hdr.error, 0);
 	memcpy(&ao, r->data, sizeof(ao));
 	ck_assert_uint_eq(ao.attr.mode & 07777, 06777);
+}
+END_TEST
+
+/* Backing-file ioctls that hand out id 5 and count what they were asked. */
+static int fake_backing_opens, fake_backing_closes;
+static int fake_backing_open(void *data, int fd)
+{
+	(void)data;
+	ck_assert_int_gt(fd, 0);
+	fake_backing_opens++;
+	return 5;
+}
+static int fake_backing_close(void *data, int id)
+{
+	(void)data;
+	ck_assert_int_eq(id, 5);
+	fake_backing_closes++;
+	return 0;
+}
+
+/*
+ * The dispatcher's side of kernel passthrough, over a real passthrough mount:
+ * OPEN replies carry FOPEN_PASSTHROUGH and the id, two opens of one file share
+ * one registration, and the id is closed with the last RELEASE.
+ */
+START_TEST(passthrough_opens_carry_one_shared_backing_id)
+{
+	const struct backing_ops fake = { fake_backing_open, fake_backing_close, NULL };
+	struct session_opts so = { .threads = 1,
+				   .max_threads = 1,
+				   .max_write = 131072,
+				   .ready_fd = -1,
+				   .passthrough = true };
+	struct fuse_open_in oin = { .flags = O_RDWR };
+	struct fuse_release_in rin = { 0 };
+	struct fuse_open_out oo[2];
+	uint64_t f;
+	char err[256], path[4096];
+	char *src = testlib_tmpdir();
+	const struct captured *r;
+
+	snprintf(path, sizeof(path), "%s/f", src);
+	testlib_write_file(path, "data", 4);
+	teardown();
+	mounts[0].type = (char *)"passthrough";
+	mounts[0].path = (char *)"/p";
+	mounts[0].source = src;
+	cfg.nmounts = 1;
+	ck_assert_int_eq(vfs_create(&cfg, &vfs, err, sizeof(err)), 0);
+	ck_assert_int_eq(session_create(vfs, -1, &so, &se), 0);
+	session_set_writer(se, capture, NULL);
+	session_set_backing_ops(se, &fake);
+	fake_backing_opens = fake_backing_closes = 0;
+	ncap = 0;
+
+	init_offering_passthrough();
+	lookup_ok(FUSE_ROOT_ID, "p");
+	f = lookup_ok(vfs_nodeid(1, BACKEND_ROOT_INO), "f").nodeid;
+	for (int i = 0; i < 2; i++) {
+		r = send_req(FUSE_OPEN, f, &oin, sizeof(oin));
+		ck_assert_int_eq(r->hdr.error, 0);
+		memcpy(&oo[i], r->data, sizeof(oo[i]));
+		ck_assert(oo[i].open_flags & FOPEN_PASSTHROUGH);
+		ck_assert_int_eq(vfsmux_open_out_backing_id(&oo[i]), 5);
+	}
+	ck_assert_int_eq(fake_backing_opens, 1);
+	for (int i = 0; i < 2; i++) {
+		rin.fh = oo[i].fh;
+		r = send_req(FUSE_RELEASE, f, &rin, sizeof(rin));
+		ck_assert_int_eq(r->hdr.error, 0);
+		ck_assert_int_eq(fake_backing_closes, i);
+	}
+	/* The last RELEASE closed the id. */
+	ck_assert_int_eq(fake_backing_closes, 1);
+	testlib_rmtree(src);
+	free(src);
 }
 END_TEST
 
@@ -1046,6 +1113,7 @@ static Suite *dispatch_suite(void)
 	tcase_add_test(tc, write_kill_suidgid_drops_bits_and_invalidates);
 	tcase_add_test(tc, init_asks_for_passthrough_only_when_allowed);
 	tcase_add_test(tc, memfs_opens_are_never_passed_through);
+	tcase_add_test(tc, passthrough_opens_carry_one_shared_backing_id);
 	tcase_add_test(tc, empty_setattr_kills_suidgid_of_files_only);
 	tcase_add_test(tc, open_and_create_undone_when_the_reply_is_lost);
 	tcase_add_test(tc, rename_across_mounts_is_exdev);
