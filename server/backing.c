@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,10 @@ struct backing_table {
 	struct backing_ops ops;
 	struct backing_node **buckets;
 	size_t nbuckets; /* power of two */
-	uint64_t count;
+	/* Nodes in the table; changed under lock, read without it by
+	 * backing_release() so that a RELEASE of a file that was never passed
+	 * through (every memfs file) takes no lock while the table is empty. */
+	_Atomic uint64_t count;
 	/* Registration refused for lack of privilege (EPERM: no CAP_SYS_ADMIN, as
 	 * under fusermount3): it will never work, so no open asks again. */
 	bool refused;
@@ -161,7 +165,7 @@ int backing_acquire(struct backing_table *t, uint64_t nodeid, int fd)
 		n->nodeid = nodeid;
 		n->next = *pp;
 		*pp = n;
-		if (++t->count > t->nbuckets)
+		if (atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed) + 1 > t->nbuckets)
 			grow(t);
 	}
 	if (n->plain_opens > 0) {
@@ -200,6 +204,13 @@ void backing_release(struct backing_table *t, uint64_t nodeid)
 {
 	struct backing_node **pp, *n;
 
+	/*
+	 * An entry for nodeid was added before its OPEN reply was written, and
+	 * the kernel sends the RELEASE only after it read that reply: a zero
+	 * here means there is none.
+	 */
+	if (atomic_load_explicit(&t->count, memory_order_relaxed) == 0)
+		return;
 	pthread_mutex_lock(&t->lock);
 	pp = find(t, nodeid);
 	n = *pp;
@@ -223,17 +234,12 @@ void backing_release(struct backing_table *t, uint64_t nodeid)
 	if (!n->pt_opens && !n->plain_opens) {
 		*pp = n->next;
 		free(n);
-		t->count--;
+		atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
 
 uint64_t backing_count(struct backing_table *t)
 {
-	uint64_t c;
-
-	pthread_mutex_lock(&t->lock);
-	c = t->count;
-	pthread_mutex_unlock(&t->lock);
-	return c;
+	return atomic_load(&t->count);
 }
