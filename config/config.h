@@ -123,6 +123,7 @@ struct config_fuse {
 	bool dev;                 /* default false: the mount is nodev */
 	bool writeback_cache;     /* default false */
 	bool passthrough;         /* default true: kernel passthrough where the kernel allows */
+	bool io_uring;            /* default false: FUSE over io_uring when the kernel offers it */
 	uint32_t max_write;       /* bytes, default 1 MiB, at most 1 MiB */
 	char *fsname;             /* default "vfsmux" */
 };

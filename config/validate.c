@@ -38,7 +38,8 @@ static const char *const fuse_keys[] = { "threads",	"max_threads",
 					 "allow_other", "default_permissions",
 					 "suid",	"dev",
 					 "max_write",	"writeback_cache",
-					 "passthrough", "fsname",	NULL };
+					 "passthrough", "io_uring",
+					 "fsname",	NULL };
 static const char *const timeout_keys[] = { "entry", "attr", "negative", NULL };
 static const char *const pseudofs_keys[] = { "mode", "uid", "gid", NULL };
 static const char *const id_map_keys[] = { "inside", "outside", "count", NULL };
@@ -610,6 +611,8 @@ static void do_fuse(struct vctx *v, const struct cnode *n, const char *kp)
 			get_bool(v, k, sub, &f->writeback_cache);
 		} else if (!strcmp(k->key, "passthrough")) {
 			get_bool(v, k, sub, &f->passthrough);
+		} else if (!strcmp(k->key, "io_uring")) {
+			get_bool(v, k, sub, &f->io_uring);
 		} else if (!strcmp(k->key, "max_write")) {
 			if (get_size(v, k, sub, &mw))
 				continue;

@@ -17,6 +17,7 @@
 #include "server/fuse_kernel.h"
 #include "server/log.h"
 #include "server/session_int.h"
+#include "server/uring.h"
 #include "vfs/vfs.h"
 
 #include <assert.h>
@@ -1054,6 +1055,8 @@ static uint64_t init_wanted(const struct session *se)
 		want |= FUSE_WRITEBACK_CACHE;
 	else if (se->opts.passthrough)
 		want |= FUSE_PASSTHROUGH;
+	if (se->opts.io_uring && uring_available())
+		want |= FUSE_OVER_IO_URING;
 	return want;
 }
 
@@ -1103,6 +1106,12 @@ static int op_init(struct request *rq)
 	atomic_store_explicit(&se->initialized, true, memory_order_release);
 	pthread_mutex_unlock(&se->init_lock);
 
+	if (se->opts.io_uring && !(se->conn_flags & FUSE_OVER_IO_URING))
+		vlog(VLOG_INFO, "io_uring: %s; requests stay on /dev/fuse",
+		     uring_available()
+			 ? "the kernel does not offer it (fuse module parameter enable_uring is N, "
+			   "or the kernel is older than 6.14)"
+			 : "this vfsmux was built without liburing");
 	out->minor = se->proto_minor;
 	out->max_readahead = in.max_readahead;
 	out->flags = (uint32_t)(se->conn_flags & ~(uint64_t)FUSE_NO_OPENDIR_SUPPORT);
@@ -1238,6 +1247,17 @@ static ssize_t send_iov(struct request *rq, const struct iovec *iov, int n)
 {
 	if (rq->se->writer)
 		return rq->se->writer(rq->se->writer_data, iov, n);
+	/*
+	 * A reply to a request that came by ring goes back into its entry;
+	 * notifications (unique 0) always go by /dev/fuse.
+	 */
+	if (rq->w->ring) {
+		struct fuse_out_header oh;
+
+		memcpy(&oh, iov[0].iov_base, sizeof(oh));
+		if (oh.unique != 0)
+			return uring_stage_reply(rq->w->ring, iov, n);
+	}
 	return writev(rq->w->fd, iov, n) < 0 ? -errno : 0;
 }
 

@@ -102,6 +102,48 @@ static inline uint32_t vfsmux_init_out_max_stack_depth(const struct fuse_init_ou
 	return d;
 }
 
+/*
+ * FUSE over io_uring (7.42; kernel 6.14+, and only while the fuse module's
+ * enable_uring parameter is Y). Each ring entry is two buffers we register:
+ * the headers below and a payload of at least the connection's largest
+ * message. A request arrives as: fuse_in_header in in_out, its first argument
+ * (the per-op struct, or nothing) in op_in, every further argument in the
+ * payload (ring_ent_in_out.payload_sz bytes). A reply goes back as:
+ * fuse_out_header in in_out, all of its arguments in the payload.
+ */
+#ifndef FUSE_URING_IN_OUT_HEADER_SZ
+#define FUSE_URING_IN_OUT_HEADER_SZ 128
+#define FUSE_URING_OP_IN_OUT_SZ	    128
+
+struct fuse_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id; /* the request's unique: named in its COMMIT_AND_FETCH */
+	uint32_t payload_sz;
+	uint32_t padding;
+	uint64_t reserved;
+};
+
+struct fuse_uring_req_header {
+	char in_out[FUSE_URING_IN_OUT_HEADER_SZ];
+	char op_in[FUSE_URING_OP_IN_OUT_SZ];
+	struct fuse_uring_ent_in_out ring_ent_in_out;
+};
+
+enum fuse_uring_cmd {
+	FUSE_IO_URING_CMD_INVALID = 0,
+	FUSE_IO_URING_CMD_REGISTER = 1,
+	FUSE_IO_URING_CMD_COMMIT_AND_FETCH = 2,
+};
+
+/* In the SQE's command area (IORING_SETUP_SQE128). */
+struct fuse_uring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+#endif
+
 /* The highest minor we implement; the reply carries min(kernel's, ours). */
 #define VFSMUX_FUSE_MINOR 38
 

@@ -343,6 +343,7 @@ static int cmd_run(struct cli *c)
 	so.max_write = cfg->fuse.max_write;
 	so.writeback_cache = cfg->fuse.writeback_cache;
 	so.passthrough = cfg->fuse.passthrough;
+	so.io_uring = cfg->fuse.io_uring;
 	so.ready_fd = c->ready_fd;
 	err = session_create(vfs, fd, &so, &se);
 	if (err) {

@@ -19,6 +19,7 @@
 #include "server/fuse_kernel.h"
 #include "server/log.h"
 #include "server/session_int.h"
+#include "server/uring.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -96,6 +97,16 @@ void session_init_done(struct session *se)
 {
 	int fd;
 
+	/* The kernel has taken the INIT reply, so ring entries can be registered now. */
+	if ((se->conn_flags & FUSE_OVER_IO_URING) && se->fd >= 0) {
+		struct uring *u;
+
+		if (uring_start(se, &u) == 0) {
+			pthread_mutex_lock(&se->lock);
+			se->uring = u;
+			pthread_mutex_unlock(&se->lock);
+		}
+	}
 	pthread_mutex_lock(&se->lock);
 	fd = se->opts.ready_fd;
 	se->opts.ready_fd = -1;
@@ -356,11 +367,16 @@ int session_run(struct session *se)
 		pthread_cond_timedwait(&se->cond, &se->lock, &ts);
 		join_dead_locked(se);
 		/* A kick can land just before a worker enters read(): repeat until all are out. */
-		if (atomic_load(&se->stopping))
+		if (atomic_load(&se->stopping)) {
 			for (struct worker *w = se->workers; w; w = w->next)
 				pthread_kill(w->thread, SIGUSR1);
+			uring_kick(se->uring);
+		}
 	}
 	join_dead_locked(se);
+	/* The rings end with the connection (their commands fail) or on the stop above. */
+	uring_stop(se->uring);
+	se->uring = NULL;
 	if (!err)
 		err = se->exit_err;
 	vlog(VLOG_INFO,
@@ -377,6 +393,7 @@ void session_stop(struct session *se)
 	pthread_mutex_lock(&se->lock);
 	for (struct worker *w = se->workers; w; w = w->next)
 		pthread_kill(w->thread, SIGUSR1);
+	uring_kick(se->uring);
 	pthread_cond_broadcast(&se->cond);
 	pthread_mutex_unlock(&se->lock);
 }

@@ -22,6 +22,7 @@ struct session_opts {
 	uint32_t max_write;   /* bytes */
 	bool writeback_cache;
 	bool passthrough;     /* offer kernel passthrough (FUSE_PASSTHROUGH) for backends' files */
+	bool io_uring;	      /* take requests over io_uring when the kernel offers it */
 	double grace_seconds; /* after stop: keep serving open files this long */
 	int ready_fd;	      /* >= 0: "ok\n" is written here after INIT, then closed */
 };

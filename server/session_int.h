@@ -15,6 +15,8 @@
 
 struct vfs;
 struct backing_table;
+struct uring;
+struct uring_ent;
 
 /* One worker: its own cloned /dev/fuse fd and buffers, so no worker waits on another. */
 struct worker {
@@ -25,6 +27,8 @@ struct worker {
 	uint8_t *inbuf;	   /* se->bufsize bytes */
 	uint8_t *outbuf;   /* se->max_data bytes: READ, READDIR, xattr, readlink payloads */
 	uint64_t requests; /* read by this worker; added to se->requests when it retires */
+	struct uring_ent
+	    *ring;	     /* a ring thread's entry (server/uring.c): replies are staged there */
 	struct worker *next; /* se->workers list; se->lock */
 };
 
@@ -45,6 +49,8 @@ struct session {
 	uint64_t conn_flags;  /* INIT flags both sides agreed on */
 	/* Backing ids of passthrough opens (FUSE_PASSTHROUGH negotiated); own lock. */
 	struct backing_table *backing;
+	/* FUSE over io_uring, when INIT agreed on it: set once after INIT; se->lock. */
+	struct uring *uring;
 
 	/* Worker pool. nworkers/idle change under lock; idle is also read unlocked as a hint. */
 	pthread_mutex_t lock;

@@ -88,6 +88,7 @@ static void check_good_model(const struct vfsmux_config *c, int mount0_line)
 	ck_assert(c->fuse.dev);
 	ck_assert(c->fuse.writeback_cache);
 	ck_assert(!c->fuse.passthrough);
+	ck_assert(c->fuse.io_uring);
 	ck_assert_uint_eq(c->fuse.max_write, 128 * 1024);
 	ck_assert_str_eq(c->fuse.fsname, "composite");
 	ck_assert_double_eq(c->timeouts.entry, 2.5);
@@ -142,7 +143,7 @@ START_TEST(good_yaml_file_loads)
 	ck_assert_int_eq(config_load(p, &cfg, &errs), 0);
 	ck_assert_uint_eq(errs.n, 0);
 	ck_assert_str_eq(cfg->file, p);
-	check_good_model(cfg, 18);
+	check_good_model(cfg, 19);
 	free(p);
 }
 END_TEST
@@ -172,6 +173,7 @@ START_TEST(defaults_fill_an_almost_empty_config)
 	ck_assert(!cfg->fuse.allow_other && !cfg->fuse.suid && !cfg->fuse.dev);
 	ck_assert(!cfg->fuse.writeback_cache);
 	ck_assert(cfg->fuse.passthrough);
+	ck_assert(!cfg->fuse.io_uring);
 	ck_assert_uint_eq(cfg->fuse.max_write, 1u << 20);
 	ck_assert_str_eq(cfg->fuse.fsname, "vfsmux");
 	ck_assert_double_eq(cfg->timeouts.entry, 1.0);

@@ -1,0 +1,455 @@
+/*
+ * server/uring.c - FUSE over io_uring (see uring.h for the picture).
+ *
+ * One ring thread owns one io_uring and one ring entry: a headers buffer and
+ * a payload buffer registered with FUSE_IO_URING_CMD_REGISTER for its queue.
+ * The entry's command completes when the kernel has put a request into the
+ * buffers; the thread serves it with the ordinary dispatcher and sends the
+ * reply back with FUSE_IO_URING_CMD_COMMIT_AND_FETCH, which also arms the
+ * entry for the next request. So at any moment an entry is either with the
+ * kernel (waiting for a request) or with its thread (serving one), never both,
+ * and every request taken from it is committed exactly once: that is the
+ * invariant the kernel relies on to find the request again by commit_id.
+ */
+#include "server/uring.h"
+
+#include "server/fuse_kernel.h"
+#include "server/log.h"
+#include "server/session_int.h"
+
+#include <errno.h>
+
+#ifdef VFSMUX_HAVE_LIBURING
+
+#include <assert.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Room before the payload for the fuse_in_header and op_in: the dispatcher
+ * then sees one contiguous request, as read() would have given it. */
+#define HEADROOM 256
+_Static_assert(HEADROOM >= sizeof(struct fuse_in_header) + FUSE_URING_OP_IN_OUT_SZ,
+	       "headroom holds the header and the per-op struct");
+
+#define MAX_THREADS_PER_QUEUE 2
+
+struct uring_ent {
+	struct uring *u;
+	uint16_t qid;
+	pthread_t thread;
+	bool started;
+	atomic_bool done;
+	struct io_uring ring;
+	bool ring_ok;
+	struct fuse_uring_req_header *hdr; /* registered as iov[0] */
+	uint8_t *buf;			   /* HEADROOM + payload */
+	uint8_t *payload;		   /* buf + HEADROOM, registered as iov[1] */
+	size_t payload_size;
+	struct iovec iov[2];
+	struct worker w; /* what dispatch_request() is handed */
+	bool staged;	 /* a reply for the current request is in the buffers */
+};
+
+struct uring {
+	struct session *se;
+	atomic_bool quit; /* uring_stop(): the threads finish even if the session goes on */
+	unsigned nqueues;
+	unsigned nents;
+	struct uring_ent *ents;
+};
+
+bool uring_available(void)
+{
+	return true;
+}
+
+/* How many CPUs the kernel may ever run a caller on: its number of queues. */
+static unsigned possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	unsigned n = 0, a, b;
+	int c;
+
+	if (!f)
+		return 0;
+	/* "0-3" or "0,2-5": count the CPUs in every range. */
+	for (;;) {
+		if (fscanf(f, "%u", &a) != 1)
+			break;
+		b = a;
+		c = fgetc(f);
+		if (c == '-') {
+			if (fscanf(f, "%u", &b) != 1 || b < a)
+				break;
+			c = fgetc(f);
+		}
+		n += b - a + 1;
+		if (c != ',')
+			break;
+	}
+	fclose(f);
+	return n;
+}
+
+static int queue_cmd(struct uring_ent *e, uint32_t op, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&e->ring);
+	struct fuse_uring_cmd_req req;
+
+	if (!sqe)
+		return -EBUSY;		  /* cannot happen: one command in flight per ring */
+	memset(sqe, 0, 2 * sizeof(*sqe)); /* SQE128: the command area runs on */
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = e->w.fd;
+	sqe->cmd_op = op;
+	sqe->user_data = op;
+	if (op == FUSE_IO_URING_CMD_REGISTER) {
+		sqe->addr = (uint64_t)(uintptr_t)e->iov;
+		sqe->len = 2;
+	}
+	memset(&req, 0, sizeof(req));
+	req.commit_id = commit_id;
+	req.qid = e->qid;
+	memcpy(sqe->cmd, &req, sizeof(req));
+	return 0;
+}
+
+/*
+ * Submit what is queued and wait for the entry's command to complete: *res
+ * is its result (0: a request is in the buffers). -ESHUTDOWN once the
+ * session stops; a kick (SIGUSR1) only interrupts the wait.
+ */
+static int ring_wait(struct uring_ent *e, int *res)
+{
+	struct session *se = e->u->se;
+	struct io_uring_cqe *cqe;
+
+	for (;;) {
+		int r;
+
+		if (atomic_load(&se->stopping) || atomic_load(&e->u->quit)) {
+			/* A reply still queued is sent first: its caller waits for it. */
+			if (io_uring_sq_ready(&e->ring))
+				(void)io_uring_submit(&e->ring);
+			return -ESHUTDOWN;
+		}
+		if (io_uring_sq_ready(&e->ring))
+			r = io_uring_submit_and_wait(&e->ring, 1);
+		else
+			r = io_uring_wait_cqe(&e->ring, &cqe);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME)
+			return r;
+		if (io_uring_peek_cqe(&e->ring, &cqe) == 0) {
+			*res = cqe->res;
+			io_uring_cqe_seen(&e->ring, cqe);
+			return 0;
+		}
+	}
+}
+
+static void stage_error(struct uring_ent *e, int err, uint64_t unique)
+{
+	struct fuse_out_header oh = { .len = sizeof(oh), .error = err, .unique = unique };
+	struct iovec iov = { .iov_base = &oh, .iov_len = sizeof(oh) };
+
+	(void)uring_stage_reply(e, &iov, 1);
+}
+
+/* The request in the buffers: rebuild it contiguously, dispatch, have a reply staged. */
+static uint64_t serve(struct uring_ent *e)
+{
+	struct fuse_in_header ih;
+	struct fuse_uring_ent_in_out io;
+	size_t opsz;
+	uint8_t *req;
+
+	memcpy(&ih, e->hdr->in_out, sizeof(ih));
+	memcpy(&io, &e->hdr->ring_ent_in_out, sizeof(io));
+	e->staged = false;
+	/* len counts the header, the per-op struct (in op_in) and the payload. */
+	if (ih.len < sizeof(ih) || io.payload_sz > e->payload_size ||
+	    ih.len - sizeof(ih) < io.payload_sz ||
+	    ih.len - sizeof(ih) - io.payload_sz > FUSE_URING_OP_IN_OUT_SZ) {
+		vlog_once(VLOG_WARN,
+			  "io_uring: request of %" PRIu32 " bytes with a %" PRIu32
+			  "-byte payload does not add up; answered EIO",
+			  ih.len, io.payload_sz);
+		stage_error(e, -EIO, io.commit_id);
+		return io.commit_id;
+	}
+	opsz = ih.len - sizeof(ih) - io.payload_sz;
+	req = e->payload - sizeof(ih) - opsz;
+	memcpy(req, &ih, sizeof(ih));
+	memcpy(req + sizeof(ih), e->hdr->op_in, opsz);
+	dispatch_request(&e->w, req, ih.len);
+	/* Every request taken must be committed, or the entry is lost to the queue. */
+	if (!e->staged)
+		stage_error(e, -EIO, io.commit_id);
+	return io.commit_id;
+}
+
+static void pin_to_cpu(unsigned cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	/* Best effort: a cpuset may exclude it; the thread then just floats. */
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static int ring_setup(struct uring_ent *e)
+{
+	struct io_uring_params p;
+	int r;
+
+	memset(&p, 0, sizeof(p));
+	/* Run the kernel's completion work only when we wait: we wait anyway. */
+	p.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	r = io_uring_queue_init_params(4, &e->ring, &p);
+	if (r == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_SQE128;
+		r = io_uring_queue_init_params(4, &e->ring, &p);
+	}
+	if (r == 0)
+		e->ring_ok = true;
+	return r;
+}
+
+static void *ent_main(void *arg)
+{
+	struct uring_ent *e = arg;
+	uint32_t op = FUSE_IO_URING_CMD_REGISTER;
+	uint64_t commit_id = 0;
+	int err, res, again = 0;
+
+	pin_to_cpu(e->qid);
+	err = ring_setup(e);
+	if (err) {
+		vlog_once(VLOG_WARN, "io_uring: cannot set up a ring: %s", strerror(-err));
+		goto out;
+	}
+	for (;;) {
+		err = queue_cmd(e, op, commit_id);
+		if (!err)
+			err = ring_wait(e, &res);
+		if (err)
+			break;
+		if (res == -EAGAIN && op == FUSE_IO_URING_CMD_REGISTER && again++ < 100) {
+			/* INIT not yet processed by the kernel: cannot last. */
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+			continue;
+		}
+		if (res < 0) {
+			err = res;
+			break;
+		}
+		e->w.requests++;
+		commit_id = serve(e);
+		op = FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
+	}
+	if (err == -ENOTCONN || err == -ECONNABORTED || err == -ECANCELED || err == -ESHUTDOWN)
+		err = 0; /* the connection ended or we were asked to stop */
+	if (err)
+		vlog_once(VLOG_WARN, "io_uring: queue %u stopped: %s", (unsigned)e->qid,
+			  strerror(-err));
+out:
+	atomic_store(&e->done, true);
+	return NULL;
+}
+
+int uring_stage_reply(struct uring_ent *e, const struct iovec *iov, int n)
+{
+	struct fuse_out_header oh;
+	size_t total = 0;
+	uint8_t *p = e->payload;
+
+	if (n < 1 || iov[0].iov_len != sizeof(oh))
+		return -EINVAL;
+	for (int i = 1; i < n; i++)
+		total += iov[i].iov_len;
+	if (total > e->payload_size)
+		return -EMSGSIZE;
+	memcpy(&oh, iov[0].iov_base, sizeof(oh));
+	/*
+	 * The request's own arguments sit in this payload; replies are built in
+	 * the worker's out buffer or the request struct, but memmove keeps a
+	 * reply that quotes its request intact anyway.
+	 */
+	for (int i = 1; i < n; i++) {
+		memmove(p, iov[i].iov_base, iov[i].iov_len);
+		p += iov[i].iov_len;
+	}
+	memcpy(e->hdr->in_out, &oh, sizeof(oh));
+	e->hdr->ring_ent_in_out.payload_sz = (uint32_t)total;
+	e->staged = true;
+	return 0;
+}
+
+static void ent_free(struct uring_ent *e)
+{
+	if (e->ring_ok)
+		io_uring_queue_exit(&e->ring);
+	free(e->hdr);
+	free(e->buf);
+	free(e->w.outbuf);
+}
+
+void uring_kick(struct uring *u)
+{
+	if (!u)
+		return;
+	for (unsigned i = 0; i < u->nents; i++)
+		if (u->ents[i].started && !atomic_load(&u->ents[i].done))
+			pthread_kill(u->ents[i].thread, SIGUSR1);
+}
+
+void uring_stop(struct uring *u)
+{
+	uint64_t requests = 0;
+
+	if (!u)
+		return;
+	atomic_store(&u->quit, true);
+	/* A kick can land just before a thread enters its wait: repeat until all are out. */
+	for (;;) {
+		bool all = true;
+
+		for (unsigned i = 0; i < u->nents; i++)
+			if (u->ents[i].started && !atomic_load(&u->ents[i].done))
+				all = false;
+		if (all)
+			break;
+		uring_kick(u);
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000 }, NULL);
+	}
+	for (unsigned i = 0; i < u->nents; i++) {
+		if (u->ents[i].started)
+			pthread_join(u->ents[i].thread, NULL);
+		requests += u->ents[i].w.requests;
+		ent_free(&u->ents[i]);
+	}
+	vlog(VLOG_INFO, "io_uring: served %llu requests", (unsigned long long)requests);
+	free(u->ents);
+	free(u);
+}
+
+int uring_start(struct session *se, struct uring **out)
+{
+	struct uring *u;
+	unsigned per_queue, started = 0;
+	size_t payload;
+	int err = 0;
+
+	*out = NULL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->se = se;
+	u->nqueues = possible_cpus();
+	if (u->nqueues == 0 || u->nqueues > UINT16_MAX) {
+		free(u);
+		vlog(VLOG_WARN, "io_uring: cannot tell the number of CPUs; staying on /dev/fuse");
+		return -EINVAL;
+	}
+	/* Two threads a queue (one request may block on the host), within max_threads. */
+	per_queue = se->opts.max_threads / u->nqueues;
+	if (per_queue > MAX_THREADS_PER_QUEUE)
+		per_queue = MAX_THREADS_PER_QUEUE;
+	if (per_queue < 1)
+		per_queue = 1;
+	/* The kernel wants room for its largest message: max_write, max_pages, 8 KiB. */
+	payload = se->bufsize > se->max_data ? se->bufsize : se->max_data;
+	if (payload < 32 * 4096)
+		payload = 32 * 4096;
+	u->nents = u->nqueues * per_queue;
+	u->ents = calloc(u->nents, sizeof(*u->ents));
+	if (!u->ents) {
+		free(u);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < u->nents; i++) {
+		struct uring_ent *e = &u->ents[i];
+
+		e->u = u;
+		e->qid = (uint16_t)(i / per_queue);
+		e->payload_size = payload;
+		e->hdr = calloc(1, sizeof(*e->hdr));
+		e->buf = malloc(HEADROOM + payload);
+		e->w.outbuf = malloc(se->max_data);
+		if (!e->hdr || !e->buf || !e->w.outbuf) {
+			err = -ENOMEM;
+			break;
+		}
+		e->payload = e->buf + HEADROOM;
+		e->iov[0] = (struct iovec){ .iov_base = e->hdr, .iov_len = sizeof(*e->hdr) };
+		e->iov[1] = (struct iovec){ .iov_base = e->payload, .iov_len = payload };
+		e->w.se = se;
+		e->w.fd = se->fd; /* notifications still go by /dev/fuse */
+		e->w.ring = e;
+		err = -pthread_create(&e->thread, NULL, ent_main, e);
+		if (err)
+			break;
+		e->started = true;
+		started++;
+	}
+	if (err) {
+		vlog(VLOG_WARN, "io_uring: cannot start ring thread %u of %u: %s", started + 1,
+		     u->nents, strerror(-err));
+		/*
+		 * The ones running stay: once their entries are registered the
+		 * kernel may already route queues to them. A queue with no thread
+		 * keeps the whole connection on /dev/fuse.
+		 */
+		if (!started) {
+			uring_stop(u);
+			return err;
+		}
+	}
+	vlog(VLOG_INFO, "io_uring: %u queues, %u thread%s each", u->nqueues, per_queue,
+	     per_queue == 1 ? "" : "s");
+	*out = u;
+	return 0;
+}
+
+#else /* !VFSMUX_HAVE_LIBURING */
+
+bool uring_available(void)
+{
+	return false;
+}
+
+int uring_start(struct session *se, struct uring **out)
+{
+	(void)se;
+	*out = NULL;
+	return -EOPNOTSUPP;
+}
+
+void uring_stop(struct uring *u)
+{
+	(void)u;
+}
+
+void uring_kick(struct uring *u)
+{
+	(void)u;
+}
+
+int uring_stage_reply(struct uring_ent *ent, const struct iovec *iov, int n)
+{
+	(void)ent;
+	(void)iov;
+	(void)n;
+	return -EOPNOTSUPP;
+}
+
+#endif
