@@ -38,14 +38,12 @@
 _Static_assert(HEADROOM >= sizeof(struct fuse_in_header) + FUSE_URING_OP_IN_OUT_SZ,
 	       "headroom holds the header and the per-op struct");
 
-#define MAX_THREADS_PER_QUEUE 2
-
 struct uring_ent {
 	struct uring *u;
 	uint16_t qid;
 	pthread_t thread;
-	bool started;
 	atomic_bool done;
+	struct uring_ent *next; /* u->ents; u->lock */
 	struct io_uring ring;
 	bool ring_ok;
 	struct fuse_uring_req_header *hdr; /* registered as iov[0] */
@@ -57,12 +55,29 @@ struct uring_ent {
 	bool staged;	 /* a reply for the current request is in the buffers */
 };
 
+/*
+ * The kernel gives a caller's request only to an idle entry of the queue of
+ * the caller's CPU. So, as the /dev/fuse workers do (DESIGN §1), a queue
+ * starts another thread when its last idle one takes a request: one request
+ * blocked on the host (a slow disk, a hung network source) then never
+ * stalls the other callers on that CPU. Up to max_threads a queue; threads
+ * stay until the session ends (the protocol has no way to take back an
+ * entry while the connection lives, short of closing its ring).
+ */
+struct uring_queue {
+	atomic_uint idle; /* threads with their entry armed, waiting for a request */
+	unsigned threads; /* started; u->lock */
+};
+
 struct uring {
 	struct session *se;
 	atomic_bool quit; /* uring_stop(): the threads finish even if the session goes on */
 	unsigned nqueues;
-	unsigned nents;
-	struct uring_ent *ents;
+	unsigned max_per_queue;
+	size_t payload; /* each entry's payload buffer */
+	pthread_mutex_t lock;
+	struct uring_ent *ents; /* every started thread, newest first; lock */
+	struct uring_queue *queues;
 };
 
 bool uring_available(void)
@@ -224,12 +239,16 @@ static int ring_setup(struct uring_ent *e)
 	return r;
 }
 
+static void ring_grow(struct uring *u, uint16_t qid);
+
 static void *ent_main(void *arg)
 {
 	struct uring_ent *e = arg;
+	struct uring_queue *q = &e->u->queues[e->qid];
 	uint32_t op = FUSE_IO_URING_CMD_REGISTER;
 	uint64_t commit_id = 0;
 	int err, res, again = 0;
+	bool idle = false;
 
 	pin_to_cpu(e->qid);
 	err = ring_setup(e);
@@ -239,8 +258,13 @@ static void *ent_main(void *arg)
 	}
 	for (;;) {
 		err = queue_cmd(e, op, commit_id);
-		if (!err)
+		if (!err) {
+			if (!idle) {
+				atomic_fetch_add(&q->idle, 1);
+				idle = true;
+			}
 			err = ring_wait(e, &res);
+		}
 		if (err)
 			break;
 		if (res == -EAGAIN && op == FUSE_IO_URING_CMD_REGISTER && again++ < 100) {
@@ -248,10 +272,28 @@ static void *ent_main(void *arg)
 			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 			continue;
 		}
+		if ((res == -ENOENT || res == -EIO) && op == FUSE_IO_URING_CMD_COMMIT_AND_FETCH &&
+		    again++ < 100) {
+			/*
+			 * The kernel no longer knew the request (it ended without
+			 * us) or the entry: our reply is void, and the entry was
+			 * not armed again. Register it anew rather than leave this
+			 * CPU's queue a thread short.
+			 */
+			vlog_once(VLOG_WARN,
+				  "io_uring: a reply was refused (%s); entry registered again",
+				  strerror(-res));
+			op = FUSE_IO_URING_CMD_REGISTER;
+			continue;
+		}
 		if (res < 0) {
 			err = res;
 			break;
 		}
+		/* Busy now; the queue's last idle thread asks for another. */
+		idle = false;
+		if (atomic_fetch_sub(&q->idle, 1) == 1)
+			ring_grow(e->u, e->qid);
 		e->w.requests++;
 		commit_id = serve(e);
 		op = FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
@@ -262,6 +304,8 @@ static void *ent_main(void *arg)
 		vlog_once(VLOG_WARN, "io_uring: queue %u stopped: %s", (unsigned)e->qid,
 			  strerror(-err));
 out:
+	if (idle)
+		atomic_fetch_sub(&q->idle, 1);
 	atomic_store(&e->done, true);
 	return NULL;
 }
@@ -301,52 +345,115 @@ static void ent_free(struct uring_ent *e)
 	free(e->hdr);
 	free(e->buf);
 	free(e->w.outbuf);
+	free(e);
+}
+
+/* Start one more ring thread for queue qid. u->lock held. */
+static int ent_start_locked(struct uring *u, uint16_t qid)
+{
+	struct session *se = u->se;
+	struct uring_ent *e = calloc(1, sizeof(*e));
+	int err;
+
+	if (!e)
+		return -ENOMEM;
+	e->u = u;
+	e->qid = qid;
+	e->payload_size = u->payload;
+	e->hdr = calloc(1, sizeof(*e->hdr));
+	e->buf = malloc(HEADROOM + u->payload);
+	e->w.outbuf = malloc(se->max_data);
+	if (!e->hdr || !e->buf || !e->w.outbuf) {
+		ent_free(e);
+		return -ENOMEM;
+	}
+	e->payload = e->buf + HEADROOM;
+	e->iov[0] = (struct iovec){ .iov_base = e->hdr, .iov_len = sizeof(*e->hdr) };
+	e->iov[1] = (struct iovec){ .iov_base = e->payload, .iov_len = u->payload };
+	e->w.se = se;
+	e->w.fd = se->fd; /* notifications still go by /dev/fuse */
+	e->w.ring = e;
+	err = -pthread_create(&e->thread, NULL, ent_main, e);
+	if (err) {
+		ent_free(e);
+		return err;
+	}
+	e->next = u->ents;
+	u->ents = e;
+	u->queues[qid].threads++;
+	return 0;
+}
+
+static void ring_grow(struct uring *u, uint16_t qid)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&u->lock);
+	if (!atomic_load(&u->quit) && !atomic_load(&u->se->stopping) &&
+	    u->queues[qid].threads < u->max_per_queue)
+		err = ent_start_locked(u, qid);
+	pthread_mutex_unlock(&u->lock);
+	if (err)
+		vlog_once(VLOG_WARN, "io_uring: cannot start another ring thread: %s",
+			  strerror(-err));
 }
 
 void uring_kick(struct uring *u)
 {
 	if (!u)
 		return;
-	for (unsigned i = 0; i < u->nents; i++)
-		if (u->ents[i].started && !atomic_load(&u->ents[i].done))
-			pthread_kill(u->ents[i].thread, SIGUSR1);
+	pthread_mutex_lock(&u->lock);
+	for (struct uring_ent *e = u->ents; e; e = e->next)
+		if (!atomic_load(&e->done))
+			pthread_kill(e->thread, SIGUSR1);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static bool all_done(struct uring *u)
+{
+	bool all = true;
+
+	pthread_mutex_lock(&u->lock);
+	for (struct uring_ent *e = u->ents; e; e = e->next)
+		if (!atomic_load(&e->done))
+			all = false;
+	pthread_mutex_unlock(&u->lock);
+	return all;
 }
 
 void uring_stop(struct uring *u)
 {
 	uint64_t requests = 0;
+	unsigned threads = 0;
 
 	if (!u)
 		return;
-	atomic_store(&u->quit, true);
+	atomic_store(&u->quit, true); /* no thread starts after this */
 	/* A kick can land just before a thread enters its wait: repeat until all are out. */
-	for (;;) {
-		bool all = true;
-
-		for (unsigned i = 0; i < u->nents; i++)
-			if (u->ents[i].started && !atomic_load(&u->ents[i].done))
-				all = false;
-		if (all)
-			break;
+	while (!all_done(u)) {
 		uring_kick(u);
 		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000 }, NULL);
 	}
-	for (unsigned i = 0; i < u->nents; i++) {
-		if (u->ents[i].started)
-			pthread_join(u->ents[i].thread, NULL);
-		requests += u->ents[i].w.requests;
-		ent_free(&u->ents[i]);
+	while (u->ents) {
+		struct uring_ent *e = u->ents;
+
+		u->ents = e->next;
+		pthread_join(e->thread, NULL);
+		requests += e->w.requests;
+		threads++;
+		ent_free(e);
 	}
-	vlog(VLOG_INFO, "io_uring: served %llu requests", (unsigned long long)requests);
-	free(u->ents);
+	vlog(VLOG_INFO, "io_uring: served %llu requests with %u ring threads",
+	     (unsigned long long)requests, threads);
+	pthread_mutex_destroy(&u->lock);
+	free(u->queues);
 	free(u);
 }
 
 int uring_start(struct session *se, struct uring **out)
 {
 	struct uring *u;
-	unsigned per_queue, started = 0;
-	size_t payload;
+	unsigned started = 0;
 	int err = 0;
 
 	*out = NULL;
@@ -354,59 +461,37 @@ int uring_start(struct session *se, struct uring **out)
 	if (!u)
 		return -ENOMEM;
 	u->se = se;
+	pthread_mutex_init(&u->lock, NULL);
 	u->nqueues = possible_cpus();
 	if (u->nqueues == 0 || u->nqueues > UINT16_MAX) {
-		free(u);
 		vlog(VLOG_WARN, "io_uring: cannot tell the number of CPUs; staying on /dev/fuse");
+		uring_stop(u);
 		return -EINVAL;
 	}
-	/* Two threads a queue (one request may block on the host), within max_threads. */
-	per_queue = se->opts.max_threads / u->nqueues;
-	if (per_queue > MAX_THREADS_PER_QUEUE)
-		per_queue = MAX_THREADS_PER_QUEUE;
-	if (per_queue < 1)
-		per_queue = 1;
-	/* The kernel wants room for its largest message: max_write, max_pages, 8 KiB. */
-	payload = se->bufsize > se->max_data ? se->bufsize : se->max_data;
-	if (payload < 32 * 4096)
-		payload = 32 * 4096;
-	u->nents = u->nqueues * per_queue;
-	u->ents = calloc(u->nents, sizeof(*u->ents));
-	if (!u->ents) {
-		free(u);
+	u->queues = calloc(u->nqueues, sizeof(*u->queues));
+	if (!u->queues) {
+		uring_stop(u);
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < u->nents; i++) {
-		struct uring_ent *e = &u->ents[i];
-
-		e->u = u;
-		e->qid = (uint16_t)(i / per_queue);
-		e->payload_size = payload;
-		e->hdr = calloc(1, sizeof(*e->hdr));
-		e->buf = malloc(HEADROOM + payload);
-		e->w.outbuf = malloc(se->max_data);
-		if (!e->hdr || !e->buf || !e->w.outbuf) {
-			err = -ENOMEM;
-			break;
-		}
-		e->payload = e->buf + HEADROOM;
-		e->iov[0] = (struct iovec){ .iov_base = e->hdr, .iov_len = sizeof(*e->hdr) };
-		e->iov[1] = (struct iovec){ .iov_base = e->payload, .iov_len = payload };
-		e->w.se = se;
-		e->w.fd = se->fd; /* notifications still go by /dev/fuse */
-		e->w.ring = e;
-		err = -pthread_create(&e->thread, NULL, ent_main, e);
+	u->max_per_queue = se->opts.max_threads ? se->opts.max_threads : 1;
+	/* The kernel wants room for its largest message: max_write, max_pages, 8 KiB. */
+	u->payload = se->bufsize > se->max_data ? se->bufsize : se->max_data;
+	if (u->payload < 32 * 4096)
+		u->payload = 32 * 4096;
+	pthread_mutex_lock(&u->lock);
+	for (unsigned qid = 0; qid < u->nqueues; qid++) {
+		err = ent_start_locked(u, (uint16_t)qid);
 		if (err)
 			break;
-		e->started = true;
 		started++;
 	}
+	pthread_mutex_unlock(&u->lock);
 	if (err) {
-		vlog(VLOG_WARN, "io_uring: cannot start ring thread %u of %u: %s", started + 1,
-		     u->nents, strerror(-err));
+		vlog(VLOG_WARN, "io_uring: cannot start a ring thread for queue %u of %u: %s",
+		     started, u->nqueues, strerror(-err));
 		/*
 		 * The ones running stay: once their entries are registered the
-		 * kernel may already route queues to them. A queue with no thread
+		 * kernel may route their queues to them. A queue with no thread
 		 * keeps the whole connection on /dev/fuse.
 		 */
 		if (!started) {
@@ -414,8 +499,9 @@ int uring_start(struct session *se, struct uring **out)
 			return err;
 		}
 	}
-	vlog(VLOG_INFO, "io_uring: %u queues, %u thread%s each", u->nqueues, per_queue,
-	     per_queue == 1 ? "" : "s");
+	vlog(VLOG_INFO,
+	     "io_uring: %u queues, a ring thread each to start, up to %u each while all are busy",
+	     u->nqueues, u->max_per_queue);
 	*out = u;
 	return 0;
 }

@@ -37,6 +37,7 @@ timeouts: {entry: 1, attr: 1}
 mounts:
   - {path: /pt, type: passthrough, source: $SRC}
   - {path: /mem, type: memfs, size: 512MiB}
+  - {path: /slow, type: memfs, faults: {rate: 1, delay_ms: 1000, ops: [statfs]}}
 EOF
 mount_or_die "$WORK/uring.yaml"
 eq "the daemon set up the rings" 1 "$(grep -Ec 'io_uring: [0-9]+ queues' "$WORK/daemon.log")"
@@ -95,6 +96,20 @@ fails "EXDEV across mounts still comes back as an error" "" \
 	python3 -c "import os; os.rename('$MNT/mem/big', '$MNT/pt/big-moved')"
 ok "a non-root caller (allow_other) reads a file" \
 	setpriv --reuid=1000 --regid=1000 --clear-groups cat "$MNT/pt/tree/b/sub/s3"
+# A request blocked in the daemon holds its ring thread only: the queue of its
+# CPU starts another, so other callers on that CPU are served meanwhile.
+pids=()
+for i in 1 2 3; do
+	taskset -c 0 stat -f "$MNT/slow" >/dev/null 2>&1 &
+	pids+=($!)
+done
+sleep 0.3
+ok "while three STATFS from CPU 0 wait 1 s in the daemon, CPU 0 creates and reads a file" \
+	taskset -c 0 sh -c "echo fresh >'$MNT/mem/fresh' && cat '$MNT/mem/fresh' >/dev/null"
+still=0
+for p in "${pids[@]}"; do alive "$p" && still=$((still + 1)); done
+eq "... before any of the three returned" 3 "$still"
+wait "${pids[@]}"
 ok "rm -rf of the memfs tree" rm -rf "$MNT/mem/tree" "$MNT/mem/many"
 
 stop_daemon "$DPID" TERM

@@ -22,7 +22,8 @@
 #
 # Environment: VFSMUX, VFSMUX_STRESS (meson sets both), STRESS_WORKERS,
 # STRESS_SEED, STRESS_RSS_SLACK_MIB, STRESS_ARGS (more vfsmux-stress options),
-# STRESS_DROP_EVERY, STRESS_MOUNTS (default "pt mem"), ML_KEEP=1 (keep the work dir).
+# STRESS_DROP_EVERY, STRESS_MOUNTS (default "pt mem"), STRESS_FUSE (more fuse: keys,
+# e.g. "io_uring: true"), ML_KEEP=1 (keep the work dir).
 
 SECS=${1:-20}
 # meson sets MALLOC_PERTURB_: glibc then writes over every freed chunk, which
@@ -45,7 +46,7 @@ fail() {
 	FAILED+=("$1")
 }
 
-ml_start "fuse: {max_threads: $MAX_THREADS}" || exit 1
+ml_start "fuse: {max_threads: $MAX_THREADS${STRESS_FUSE:+, $STRESS_FUSE}}" || exit 1
 ls "$ML_MNT/pt" "$ML_MNT/mem" >/dev/null
 FD0=$(ml_fds)
 RSS0=$(ml_rss_kib)
