@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,13 @@
 #define HEADROOM 256
 _Static_assert(HEADROOM >= sizeof(struct fuse_in_header) + FUSE_URING_OP_IN_OUT_SZ,
 	       "headroom holds the header and the per-op struct");
+
+/*
+ * A thread idle this long gives its buffers' pages back (they are rewritten
+ * by every request anyway): a burst of 1 MiB requests then does not leave
+ * every thread the burst started holding 2 MiB for good.
+ */
+#define IDLE_TRIM_SECONDS 5
 
 struct uring_ent {
 	struct uring *u;
@@ -53,6 +61,7 @@ struct uring_ent {
 	struct iovec iov[2];
 	struct worker w; /* what dispatch_request() is handed */
 	bool staged;	 /* a reply for the current request is in the buffers */
+	bool dirty;	 /* buffers touched since the last trim */
 };
 
 /*
@@ -136,6 +145,13 @@ static int queue_cmd(struct uring_ent *e, uint32_t op, uint64_t commit_id)
 	return 0;
 }
 
+static void trim(struct uring_ent *e)
+{
+	(void)madvise(e->buf, HEADROOM + e->payload_size, MADV_DONTNEED);
+	(void)madvise(e->w.outbuf, e->u->se->max_data, MADV_DONTNEED);
+	e->dirty = false;
+}
+
 /*
  * Submit what is queued and wait for the entry's command to complete: *res
  * is its result (0: a request is in the buffers). -ESHUTDOWN once the
@@ -155,10 +171,15 @@ static int ring_wait(struct uring_ent *e, int *res)
 				(void)io_uring_submit(&e->ring);
 			return -ESHUTDOWN;
 		}
+		struct __kernel_timespec ts = { .tv_sec = IDLE_TRIM_SECONDS };
+
 		if (io_uring_sq_ready(&e->ring))
-			r = io_uring_submit_and_wait(&e->ring, 1);
+			r = io_uring_submit_and_wait_timeout(&e->ring, &cqe, 1,
+							     e->dirty ? &ts : NULL, NULL);
 		else
-			r = io_uring_wait_cqe(&e->ring, &cqe);
+			r = io_uring_wait_cqe_timeout(&e->ring, &cqe, e->dirty ? &ts : NULL);
+		if (r == -ETIME && e->dirty)
+			trim(e);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY && r != -ETIME)
 			return r;
 		if (io_uring_peek_cqe(&e->ring, &cqe) == 0) {
@@ -295,6 +316,7 @@ static void *ent_main(void *arg)
 		if (atomic_fetch_sub(&q->idle, 1) == 1)
 			ring_grow(e->u, e->qid);
 		e->w.requests++;
+		e->dirty = true;
 		commit_id = serve(e);
 		op = FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
 	}
@@ -338,13 +360,23 @@ int uring_stage_reply(struct uring_ent *e, const struct iovec *iov, int n)
 	return 0;
 }
 
+/* Page-aligned, so that trim() can hand whole pages back. */
+static void *map_buf(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void ent_free(struct uring_ent *e)
 {
 	if (e->ring_ok)
 		io_uring_queue_exit(&e->ring);
 	free(e->hdr);
-	free(e->buf);
-	free(e->w.outbuf);
+	if (e->buf)
+		munmap(e->buf, HEADROOM + e->payload_size);
+	if (e->w.outbuf)
+		munmap(e->w.outbuf, e->u->se->max_data);
 	free(e);
 }
 
@@ -361,8 +393,8 @@ static int ent_start_locked(struct uring *u, uint16_t qid)
 	e->qid = qid;
 	e->payload_size = u->payload;
 	e->hdr = calloc(1, sizeof(*e->hdr));
-	e->buf = malloc(HEADROOM + u->payload);
-	e->w.outbuf = malloc(se->max_data);
+	e->buf = map_buf(HEADROOM + u->payload);
+	e->w.outbuf = map_buf(se->max_data);
 	if (!e->hdr || !e->buf || !e->w.outbuf) {
 		ent_free(e);
 		return -ENOMEM;

@@ -120,9 +120,14 @@ ml_stop() {
 	return 0
 }
 
-# Open fds of the daemon other than /dev/fuse channels; /dev/fuse channels.
-ml_fds() { find "/proc/$DPID/fd" -mindepth 1 ! -lname /dev/fuse 2>/dev/null | wc -l; }
+# Open fds of the daemon other than its channels to the kernel; /dev/fuse
+# channels (one per worker); io_uring rings (one per ring thread, fuse.io_uring).
+ml_fds() {
+	find "/proc/$DPID/fd" -mindepth 1 ! -lname /dev/fuse ! -lname 'anon_inode:\[io_uring\]' \
+		2>/dev/null | wc -l
+}
 ml_fuse_fds() { find "/proc/$DPID/fd" -mindepth 1 -lname /dev/fuse 2>/dev/null | wc -l; }
+ml_ring_fds() { find "/proc/$DPID/fd" -mindepth 1 -lname 'anon_inode:\[io_uring\]' 2>/dev/null | wc -l; }
 ml_rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$DPID/status"; }
 ml_hwm_kib() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$DPID/status"; }
 ml_threads() { awk '$1 == "Threads:" { print $2 }' "/proc/$DPID/status"; }

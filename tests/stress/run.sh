@@ -12,7 +12,8 @@
 #     still references, so after the FORGETs it is empty again: no slack);
 #   - /dev/fuse channels at most max_threads + 1 (one cloned channel per
 #     worker thread; surplus workers exit only after serving a request, so a
-#     burst may leave up to max_threads of them: bounded, not a leak);
+#     burst may leave up to max_threads of them: bounded, not a leak); with
+#     fuse.io_uring (STRESS_FUSE), io_uring rings at most max_threads per CPU;
 #   - RSS at most its value after mount + STRESS_RSS_SLACK_MIB (default 20).
 # Finally SIGTERM: the daemon must unmount and exit 0.
 #
@@ -96,13 +97,17 @@ for m in ${STRESS_MOUNTS:-pt mem}; do
 	ml_drop_caches
 	FD1=$(ml_fds)
 	FUSE1=$(ml_fuse_fds)
+	RING1=$(ml_ring_fds)
 	RSS1=$(ml_rss_kib)
-	ml_log "$m after delete + drop_caches: fds $FD1 (start $FD0, before delete $PEAK_FDS), /dev/fuse channels $FUSE1 (bound $((MAX_THREADS + 1))), RSS $((RSS1 / 1024)) MiB ($RSS1 KiB; start $RSS0 KiB, peak $(($(ml_hwm_kib) / 1024)) MiB), $(ml_threads) threads"
+	ml_log "$m after delete + drop_caches: fds $FD1 (start $FD0, before delete $PEAK_FDS), /dev/fuse channels $FUSE1 (bound $((MAX_THREADS + 1))), rings $RING1, RSS $((RSS1 / 1024)) MiB ($RSS1 KiB; start $RSS0 KiB, peak $(($(ml_hwm_kib) / 1024)) MiB), $(ml_threads) threads"
 	if [ "$FD1" -ne "$FD0" ]; then
 		fail "$m: daemon fds $FD1 != $FD0 at start (leak)"
 		ls -l "/proc/$DPID/fd" | grep -v /dev/fuse | tail -n 20
 	fi
 	[ "$FUSE1" -le $((MAX_THREADS + 1)) ] || fail "$m: $FUSE1 /dev/fuse channels > max_threads + 1"
+	# fuse.io_uring: ring threads grow per CPU queue up to max_threads and stay.
+	[ "$RING1" -le $((MAX_THREADS * $(nproc --all))) ] ||
+		fail "$m: $RING1 io_uring rings > max_threads per CPU"
 	if ml_asan; then
 		ml_log "$m: RSS check skipped: the daemon is built with AddressSanitizer (quarantine keeps freed memory)"
 	elif [ "$RSS1" -gt $((RSS0 + SLACK_MIB * 1024)) ]; then
