@@ -20,6 +20,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 
 DEFAULT_SYSTEMS="native passthrough_ll vfsmux-1 vfsmux-3 vfsmux-1-t1 passthrough-tmpfs memfs"
+# FUSE over io_uring: the same as vfsmux-1, passthrough-tmpfs and memfs with fuse.io_uring on
+# (the fuse module's enable_uring is switched on for the run and put back at the end).
+DEFAULT_SYSTEMS="$DEFAULT_SYSTEMS vfsmux-1-uring passthrough-tmpfs-uring memfs-uring"
 # vfsmux-1-nokp (kernel passthrough off) only when asked for with --systems.
 ALL_SYSTEMS="$DEFAULT_SYSTEMS vfsmux-1-nokp"
 ALL_WORKLOADS="stat readdir seqread randread create seqwrite tar findcat"
@@ -156,7 +159,16 @@ cleanup() {
 	done
 	MOUNTS=() PIDS=()
 	if is_mounted "$TMPFS"; then umount "$TMPFS" 2>/dev/null || umount -l "$TMPFS"; fi
+	[ -n "$URING_ORIG" ] && echo "$URING_ORIG" >"$URING_PARAM" 2>/dev/null
 	rm -rf "$TMPD"
+}
+# uring_on: switch FUSE over io_uring on for this run (remembering the old value).
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_ORIG=""
+uring_on() {
+	[ -w "$URING_PARAM" ] || return 1
+	[ -n "$URING_ORIG" ] || URING_ORIG=$(cat "$URING_PARAM")
+	echo Y >"$URING_PARAM"
 }
 CHILD=""       # process group of the running harness, killed on interrupt
 on_signal() {
@@ -419,21 +431,38 @@ for round in $(seq "$ROUNDS"); do
 			# vfsmux with passthrough_ll's default 1 s timeouts: the metadata walks only.
 			run_vfsmux vfsmux-1-t1 1 data "stat readdir" "$(pt_mount /data "$SRC")"
 			;;
+		vfsmux-1-uring)
+			# vfsmux-1 taking its requests over io_uring (needs kernel 6.14+).
+			if uring_on; then
+				FUSE_JSON='"io_uring": true' run_vfsmux vfsmux-1-uring 86400 data "" \
+					"$(pt_mount /data "$SRC")"
+			else
+				tsv vfsmux-1-uring note - - "" "no writable $URING_PARAM: io_uring unavailable"
+			fi
+			;;
 		vfsmux-1-nokp)
 			# vfsmux-1 with kernel passthrough off: every READ and WRITE through the daemon.
 			FUSE_JSON='"passthrough": false' run_vfsmux vfsmux-1-nokp 86400 data "" \
 				"$(pt_mount /data "$SRC")"
 			;;
-		passthrough-tmpfs | memfs)
+		passthrough-tmpfs | memfs | passthrough-tmpfs-uring | memfs-uring)
+			fj=""
+			if [ "${sys%-uring}" != "$sys" ]; then
+				if ! uring_on; then
+					tsv "$sys" note - - "" "no writable $URING_PARAM: io_uring unavailable"
+					continue
+				fi
+				fj='"io_uring": true'
+			fi
 			if ! is_mounted "$TMPFS"; then
 				mkdir -p "$TMPFS" && mount -t tmpfs -o size=4g,mode=0755 vfsmux-bench "$TMPFS" ||
 					die "cannot mount tmpfs on $TMPFS"
 			fi
 			rm -rf "${TMPFS:?}/pt" && mkdir -p "$TMPFS/pt"
-			if [ "$sys" = memfs ]; then
-				run_small memfs '{"path": "/m", "type": "memfs"}'
+			if [ "${sys%-uring}" = memfs ]; then
+				FUSE_JSON=$fj run_small "$sys" '{"path": "/m", "type": "memfs"}'
 			else
-				run_small passthrough-tmpfs "$(pt_mount /m "$TMPFS/pt")"
+				FUSE_JSON=$fj run_small "$sys" "$(pt_mount /m "$TMPFS/pt")"
 			fi
 			rm -rf "${TMPFS:?}/pt"
 			;;

@@ -18,7 +18,9 @@ from collections import OrderedDict
 
 NATIVE = "native"
 PTLL = "passthrough_ll"
-SMALL = ("passthrough-tmpfs", "memfs")  # the memfs comparison, on their own tree
+# The memfs comparisons, on their own tree: over /dev/fuse, and both over io_uring.
+SMALL_PAIRS = [("passthrough-tmpfs", "memfs"), ("passthrough-tmpfs-uring", "memfs-uring")]
+SMALL = [lab for pair in SMALL_PAIRS for lab in pair]
 
 WORKLOADS = [
     ("stat_cold", "stat walk, cold"),
@@ -215,10 +217,15 @@ def memory_table(t, out):
 
 
 def small_table(t, out):
-    a, b = SMALL
+    for a, b in SMALL_PAIRS:
+        small_pair_table(t, out, a, b)
+
+
+def small_pair_table(t, out, a, b):
     if a not in t.rows or b not in t.rows:
         return
-    out.append("### memfs against passthrough over tmpfs (same workload, separate daemons)\n")
+    how = " over io_uring" if a.endswith("-uring") else ""
+    out.append("### %s against %s (same workload, separate daemons%s)\n" % (b, a, how))
     n = entries_walked(t, b) or entries_walked(t, a)
     if n:
         out.append("Tree: %s entries built through the mount, then walked.\n" % "{:,}".format(n))
@@ -239,7 +246,7 @@ def verdict(ok):
 def goals(t, out):
     out.append("### Goals\n")
     lines = []
-    for v in ("vfsmux-1", "vfsmux-3"):
+    for v in ("vfsmux-1", "vfsmux-3", "vfsmux-1-uring"):
         if v not in t.rows or PTLL not in t.rows:
             continue
         both, below = [], []
@@ -255,7 +262,7 @@ def goals(t, out):
                 v, len(both), verdict(not below), "" if not below else "; below 1.00: " + ", ".join(below)))
         else:
             lines.append("* %s ≥ passthrough_ll: no workload completed on both" % v)
-    for v in ("vfsmux-1", "vfsmux-3"):
+    for v in ("vfsmux-1", "vfsmux-3", "vfsmux-1-uring"):
         x = t.ratio(v, NATIVE, "stat_warm")
         if x is not None:
             lines.append("* %s warm stat walk ≥ 0.4 × native: %.2f %s" % (v, x, verdict(x >= 0.4)))
@@ -273,14 +280,15 @@ def goals(t, out):
                          "the 10%% allowing for run-to-run noise): %s%s. All ratios: %s" % (
                              verdict(not slow), "" if not slow else "; slower: " + ", ".join(slow),
                              ", ".join(allr)))
-    a, b = SMALL
-    if a in t.rows and b in t.rows:
+    for a, b in SMALL_PAIRS:
+        if a not in t.rows or b not in t.rows:
+            continue
         for name in ("create", "stat_cold", "stat_warm"):
             x = t.ratio(b, a, name)
             if x is None:
-                lines.append("* memfs ≥ 1.5 × passthrough-over-tmpfs on %s: no figure" % name)
+                lines.append("* %s ≥ 1.5 × %s on %s: no figure" % (b, a, name))
             else:
-                lines.append("* memfs ≥ 1.5 × passthrough-over-tmpfs on %s: %.2f %s" % (name, x, verdict(x >= 1.5)))
+                lines.append("* %s ≥ 1.5 × %s on %s: %.2f %s" % (b, a, name, x, verdict(x >= 1.5)))
     out.extend(lines or ["(no goal could be evaluated from these rows)"])
     out.append("")
 
