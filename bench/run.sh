@@ -22,7 +22,7 @@ REPO=$(cd "$HERE/.." && pwd)
 DEFAULT_SYSTEMS="native passthrough_ll vfsmux-1 vfsmux-3 vfsmux-1-t1 passthrough-tmpfs memfs"
 # FUSE over io_uring: the same as vfsmux-1, passthrough-tmpfs and memfs with fuse.io_uring on
 # (the fuse module's enable_uring is switched on for the run and put back at the end).
-DEFAULT_SYSTEMS="$DEFAULT_SYSTEMS vfsmux-1-uring passthrough-tmpfs-uring memfs-uring"
+DEFAULT_SYSTEMS="$DEFAULT_SYSTEMS vfsmux-1-uring vfsmux-3-uring passthrough-tmpfs-uring memfs-uring"
 # vfsmux-1-nokp (kernel passthrough off) only when asked for with --systems.
 ALL_SYSTEMS="$DEFAULT_SYSTEMS vfsmux-1-nokp"
 ALL_WORKLOADS="stat readdir seqread randread create seqwrite tar findcat"
@@ -438,6 +438,15 @@ for round in $(seq "$ROUNDS"); do
 					"$(pt_mount /data "$SRC")"
 			else
 				tsv vfsmux-1-uring note - - "" "no writable $URING_PARAM: io_uring unavailable"
+			fi
+			;;
+		vfsmux-3-uring)
+			if uring_on; then
+				FUSE_JSON='"io_uring": true' run_vfsmux vfsmux-3-uring 86400 data "" \
+					"$(pt_mount /aux1 "$WORK/aux1")" "$(pt_mount /aux2 "$WORK/aux2")" \
+					"$(pt_mount /data "$SRC")"
+			else
+				tsv vfsmux-3-uring note - - "" "no writable $URING_PARAM: io_uring unavailable"
 			fi
 			;;
 		vfsmux-1-nokp)
