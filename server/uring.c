@@ -16,6 +16,7 @@
 #include "server/fuse_kernel.h"
 #include "server/log.h"
 #include "server/session_int.h"
+#include "server/uring_msg.h"
 
 #include <errno.h>
 
@@ -33,11 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Room before the payload for the fuse_in_header and op_in: the dispatcher
- * then sees one contiguous request, as read() would have given it. */
-#define HEADROOM 256
-_Static_assert(HEADROOM >= sizeof(struct fuse_in_header) + FUSE_URING_OP_IN_OUT_SZ,
-	       "headroom holds the header and the per-op struct");
+#define HEADROOM URING_MSG_HEADROOM
 
 /*
  * A thread idle this long gives its buffers' pages back (they are rewritten
@@ -201,34 +198,22 @@ static void stage_error(struct uring_ent *e, int err, uint64_t unique)
 /* The request in the buffers: rebuild it contiguously, dispatch, have a reply staged. */
 static uint64_t serve(struct uring_ent *e)
 {
-	struct fuse_in_header ih;
-	struct fuse_uring_ent_in_out io;
-	size_t opsz;
+	uint64_t commit_id;
 	uint8_t *req;
+	size_t len;
 
-	memcpy(&ih, e->hdr->in_out, sizeof(ih));
-	memcpy(&io, &e->hdr->ring_ent_in_out, sizeof(io));
 	e->staged = false;
-	/* len counts the header, the per-op struct (in op_in) and the payload. */
-	if (ih.len < sizeof(ih) || io.payload_sz > e->payload_size ||
-	    ih.len - sizeof(ih) < io.payload_sz ||
-	    ih.len - sizeof(ih) - io.payload_sz > FUSE_URING_OP_IN_OUT_SZ) {
-		vlog_once(VLOG_WARN,
-			  "io_uring: request of %" PRIu32 " bytes with a %" PRIu32
-			  "-byte payload does not add up; answered EIO",
-			  ih.len, io.payload_sz);
-		stage_error(e, -EIO, io.commit_id);
-		return io.commit_id;
+	req = uring_msg_request(e->hdr, e->payload, e->payload_size, &len, &commit_id);
+	if (!req) {
+		vlog_once(VLOG_WARN, "io_uring: a request's sizes do not add up; answered EIO");
+		stage_error(e, -EIO, commit_id);
+		return commit_id;
 	}
-	opsz = ih.len - sizeof(ih) - io.payload_sz;
-	req = e->payload - sizeof(ih) - opsz;
-	memcpy(req, &ih, sizeof(ih));
-	memcpy(req + sizeof(ih), e->hdr->op_in, opsz);
-	dispatch_request(&e->w, req, ih.len);
+	dispatch_request(&e->w, req, len);
 	/* Every request taken must be committed, or the entry is lost to the queue. */
 	if (!e->staged)
-		stage_error(e, -EIO, io.commit_id);
-	return io.commit_id;
+		stage_error(e, -EIO, commit_id);
+	return commit_id;
 }
 
 static void pin_to_cpu(unsigned cpu)
@@ -334,30 +319,11 @@ out:
 
 int uring_stage_reply(struct uring_ent *e, const struct iovec *iov, int n)
 {
-	struct fuse_out_header oh;
-	size_t total = 0;
-	uint8_t *p = e->payload;
+	int err = uring_msg_reply(e->hdr, e->payload, e->payload_size, iov, n);
 
-	if (n < 1 || iov[0].iov_len != sizeof(oh))
-		return -EINVAL;
-	for (int i = 1; i < n; i++)
-		total += iov[i].iov_len;
-	if (total > e->payload_size)
-		return -EMSGSIZE;
-	memcpy(&oh, iov[0].iov_base, sizeof(oh));
-	/*
-	 * The request's own arguments sit in this payload; replies are built in
-	 * the worker's out buffer or the request struct, but memmove keeps a
-	 * reply that quotes its request intact anyway.
-	 */
-	for (int i = 1; i < n; i++) {
-		memmove(p, iov[i].iov_base, iov[i].iov_len);
-		p += iov[i].iov_len;
-	}
-	memcpy(e->hdr->in_out, &oh, sizeof(oh));
-	e->hdr->ring_ent_in_out.payload_sz = (uint32_t)total;
-	e->staged = true;
-	return 0;
+	if (!err)
+		e->staged = true;
+	return err;
 }
 
 /* Page-aligned, so that trim() can hand whole pages back. */
