@@ -36,8 +36,10 @@ static void kernel_fill(struct ent *e, uint32_t opcode, uint64_t unique, const v
 	ih.unique = unique;
 	ih.nodeid = 1;
 	memcpy(e->hdr.in_out, &ih, sizeof(ih));
-	memcpy(e->hdr.op_in, op, oplen);
-	memcpy(payload_of(e), pl, pllen);
+	if (oplen) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(e->hdr.op_in, op, oplen);
+	if (pllen)
+		memcpy(payload_of(e), pl, pllen);
 	memset(&io, 0, sizeof(io));
 	io.commit_id = unique;
 	io.payload_sz = (uint32_t)pllen;
