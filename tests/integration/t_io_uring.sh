@@ -121,6 +121,45 @@ else
 	it_fail "the workload's requests came by ring (only '${served:-none}')"
 fi
 
+# Ending a ring mount: SIGTERM with a file open keeps that file served by the
+# rings until it is closed; after kill -9 callers get an error at once (no
+# hang on an entry nobody serves), and --force mounts again.
+mount_or_die "$WORK/uring.yaml"
+echo kept >"$MNT/mem/open"
+exec 7<"$MNT/mem/open"
+our_child "$DPID" && kill -TERM "$DPID"
+for _ in 1 2 3 4 5 6 7 8 9 10; do is_mounted "$MNT" || break; sleep 0.2; done
+is_mounted "$MNT" && it_fail "SIGTERM with a file open: mount detached at once" ||
+	it_pass "SIGTERM with a file open: mount detached at once"
+eq "SIGTERM with a file open: the open file still reads" kept "$(cat <&7 2>&1)"
+exec 7<&-
+stop_daemon "$DPID" 0 # closing the last file ends it
+eq "SIGTERM with a file open: exits 0 after the close" 0 "$DAEMON_RC"
+mount_or_die "$WORK/uring.yaml"
+ls "$MNT/pt" >/dev/null
+stop_daemon "$DPID" KILL
+out=$(timeout 10 stat "$MNT" 2>&1)
+rc=$?
+[ "$rc" -ne 124 ] && it_pass "after kill -9, stat returns at once" ||
+	it_fail "after kill -9, stat returns at once" "it hung for 10 s"
+# ENOTCONN, or ECONNABORTED: the ring's teardown aborts the connection.
+if grep -Eq "Transport endpoint is not connected|Software caused connection abort" <<<"$out"; then
+	it_pass "after kill -9, stat says the connection is gone"
+else
+	it_fail "after kill -9, stat says the connection is gone" "$out"
+fi
+start_daemon "$WORK/uring.yaml"
+contains "without --force the stale mountpoint is refused, naming 'umount -l'" \
+	"$(tail -n 3 "$WORK/daemon.log")" "umount -l"
+stop_daemon "$DPID" TERM
+if start_daemon "$WORK/uring.yaml" --force; then
+	eq "after --force the rings serve the tree again" "big tree" "$(names "$MNT/pt" 2>&1)"
+	stop_daemon "$DPID" TERM
+	eq "after --force: SIGTERM exits 0" 0 "$DAEMON_RC"
+else
+	it_fail "--force recovers the stale mountpoint" "ready said '$READY_STATUS'"
+fi
+
 # The key alone does nothing while the module parameter is off.
 echo N >"$PARAM"
 n0=$(($(wc -l <"$WORK/daemon.log") + 1))
