@@ -1242,22 +1242,17 @@ static int parse_extensions(struct request *rq, const uint8_t *ext, size_t extle
 	return 0;
 }
 
-/* Write one message to the kernel (or the tests' writer): 0 or -errno. */
-static ssize_t send_iov(struct request *rq, const struct iovec *iov, int n)
+/*
+ * Write one message to the kernel (or the tests' writer): 0 or -errno. The
+ * reply to a request that came by ring goes back into its entry; a
+ * notification (reply false) always goes by /dev/fuse.
+ */
+static ssize_t send_iov(struct request *rq, const struct iovec *iov, int n, bool reply)
 {
 	if (rq->se->writer)
 		return rq->se->writer(rq->se->writer_data, iov, n);
-	/*
-	 * A reply to a request that came by ring goes back into its entry;
-	 * notifications (unique 0) always go by /dev/fuse.
-	 */
-	if (rq->w->ring) {
-		struct fuse_out_header oh;
-
-		memcpy(&oh, iov[0].iov_base, sizeof(oh));
-		if (oh.unique != 0)
-			return uring_stage_reply(rq->w->ring, iov, n);
-	}
+	if (reply && rq->w->ring)
+		return uring_stage_reply(rq->w->ring, iov, n);
 	return writev(rq->w->fd, iov, n) < 0 ? -errno : 0;
 }
 
@@ -1304,7 +1299,7 @@ static void send_reply(struct request *rq, int err)
 		vlog(VLOG_DEBUG, "   unique %" PRIu64 " %s -> %s%s (%" PRIu32 " bytes)",
 		     rq->hdr.unique, op_name(rq->hdr.opcode), err ? "error " : "ok",
 		     err ? strerror(-err) : "", oh.len);
-	rc = send_iov(rq, iov, n);
+	rc = send_iov(rq, iov, n, true);
 	/* ENOENT: the request was interrupted or aborted and no longer wants an answer. */
 	if (rc < 0 && rc != -ENOENT)
 		vlog(VLOG_WARN, "reply to %s (unique %" PRIu64 ") failed: %s",
@@ -1336,7 +1331,7 @@ static void notify_inval_attr(struct request *rq)
 	iov[0].iov_len = sizeof(oh);
 	iov[1].iov_base = &o;
 	iov[1].iov_len = sizeof(o);
-	rc = send_iov(rq, iov, 2);
+	rc = send_iov(rq, iov, 2, false);
 	if (rc < 0 && rc != -ENOENT)
 		vlog(VLOG_WARN, "invalidating the kernel's attributes of node %#" PRIx64 ": %s",
 		     rq->hdr.nodeid, strerror((int)-rc));

@@ -27,9 +27,8 @@ struct worker {
 	uint8_t *inbuf;	   /* se->bufsize bytes */
 	uint8_t *outbuf;   /* se->max_data bytes: READ, READDIR, xattr, readlink payloads */
 	uint64_t requests; /* read by this worker; added to se->requests when it retires */
-	struct uring_ent
-	    *ring;	     /* a ring thread's entry (server/uring.c): replies are staged there */
-	struct worker *next; /* se->workers list; se->lock */
+	struct uring_ent *ring; /* ring threads (server/uring.c): replies are staged there */
+	struct worker *next;	/* se->workers list; se->lock */
 };
 
 struct session {

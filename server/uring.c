@@ -22,7 +22,6 @@
 
 #ifdef VFSMUX_HAVE_LIBURING
 
-#include <assert.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
@@ -33,8 +32,6 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-
-#define HEADROOM URING_MSG_HEADROOM
 
 /*
  * A thread idle this long gives its buffers' pages back (they are rewritten
@@ -52,8 +49,8 @@ struct uring_ent {
 	struct io_uring ring;
 	bool ring_ok;
 	struct fuse_uring_req_header *hdr; /* registered as iov[0] */
-	uint8_t *buf;			   /* HEADROOM + payload */
-	uint8_t *payload;		   /* buf + HEADROOM, registered as iov[1] */
+	uint8_t *buf;			   /* URING_MSG_HEADROOM + payload */
+	uint8_t *payload;		   /* buf + URING_MSG_HEADROOM, registered as iov[1] */
 	size_t payload_size;
 	struct iovec iov[2];
 	struct worker w; /* what dispatch_request() is handed */
@@ -144,7 +141,7 @@ static int queue_cmd(struct uring_ent *e, uint32_t op, uint64_t commit_id)
 
 static void trim(struct uring_ent *e)
 {
-	(void)madvise(e->buf, HEADROOM + e->payload_size, MADV_DONTNEED);
+	(void)madvise(e->buf, URING_MSG_HEADROOM + e->payload_size, MADV_DONTNEED);
 	(void)madvise(e->w.outbuf, e->u->se->max_data, MADV_DONTNEED);
 	e->dirty = false;
 }
@@ -340,7 +337,7 @@ static void ent_free(struct uring_ent *e)
 		io_uring_queue_exit(&e->ring);
 	free(e->hdr);
 	if (e->buf)
-		munmap(e->buf, HEADROOM + e->payload_size);
+		munmap(e->buf, URING_MSG_HEADROOM + e->payload_size);
 	if (e->w.outbuf)
 		munmap(e->w.outbuf, e->u->se->max_data);
 	free(e);
@@ -359,13 +356,13 @@ static int ent_start_locked(struct uring *u, uint16_t qid)
 	e->qid = qid;
 	e->payload_size = u->payload;
 	e->hdr = calloc(1, sizeof(*e->hdr));
-	e->buf = map_buf(HEADROOM + u->payload);
+	e->buf = map_buf(URING_MSG_HEADROOM + u->payload);
 	e->w.outbuf = map_buf(se->max_data);
 	if (!e->hdr || !e->buf || !e->w.outbuf) {
 		ent_free(e);
 		return -ENOMEM;
 	}
-	e->payload = e->buf + HEADROOM;
+	e->payload = e->buf + URING_MSG_HEADROOM;
 	e->iov[0] = (struct iovec){ .iov_base = e->hdr, .iov_len = sizeof(*e->hdr) };
 	e->iov[1] = (struct iovec){ .iov_base = e->payload, .iov_len = u->payload };
 	e->w.se = se;
