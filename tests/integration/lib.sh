@@ -280,12 +280,28 @@ fd_count() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
 }
 
+# check_term_with_open_file MOUNTPOINT FILE TEXT: with FILE (one line, TEXT) open
+# on the running daemon's mount, SIGTERM takes the mount out of the namespace at
+# once, the open file still reads, and the daemon exits 0 once it is closed.
+check_term_with_open_file() {
+	local mp=$1 f=$2 want=$3 n="SIGTERM with a file open"
+	exec 7<"$f"
+	our_child "$DPID" && kill -TERM "$DPID"
+	for _ in 1 2 3 4 5 6 7 8 9 10; do is_mounted "$mp" || break; sleep 0.2; done
+	is_mounted "$mp" && it_fail "$n: mount detached at once" || it_pass "$n: mount detached at once"
+	eq "$n: the open file still reads" "$want" "$(cat <&7 2>&1)"
+	exec 7<&-
+	stop_daemon "$DPID" 0 # no second signal: closing the last file ends it
+	eq "$n: exits 0 after the close" 0 "$DAEMON_RC"
+}
+
 # check_kill_suidgid NAME DIR: setuid/setgid are dropped on a write, an O_TRUNC
 # open, a truncate and a chown, as a local filesystem drops them (the daemon
 # does it, told by the kernel's KILLPRIV_V2 flags); setgid without group execute
 # stays (it marks mandatory locking, not "run as group"); root's write keeps
 # both. DIR must let uid 1000 in (allow_other); the mode is read through the
 # mount, so a stale mode in the kernel's attribute cache fails too.
+
 check_kill_suidgid() {
 	local n=$1 d=$2 f=$2/kill-suidgid u=(setpriv --reuid=1000 --regid=1000 --clear-groups)
 	mode_of() { stat -c %a "$f" 2>&1; }

@@ -201,15 +201,7 @@ fi
 # SIGTERM with a file open: the mount leaves the namespace at once, the open
 # file keeps working, and the daemon exits once it is closed.
 mount_or_die "$CFG"
-exec 7<"$MNT/c/hello.txt"
-our_child "$DPID" && kill -TERM "$DPID"
-for _ in 1 2 3 4 5 6 7 8 9 10; do is_mounted "$MNT" || break; sleep 0.2; done
-is_mounted "$MNT" && it_fail "SIGTERM with a file open: mount detached at once" ||
-	it_pass "SIGTERM with a file open: mount detached at once"
-eq "SIGTERM with a file open: the open file still reads" hello "$(cat <&7 2>&1)"
-exec 7<&-
-stop_daemon "$DPID" 0 # no second signal: closing the last file ends it
-eq "SIGTERM with a file open: exits 0 after the close" 0 "$DAEMON_RC"
+check_term_with_open_file "$MNT" "$MNT/c/hello.txt" hello
 
 # ---------------------------------------------------------------- stale mountpoint
 mount_or_die "$CFG"

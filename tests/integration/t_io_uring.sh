@@ -126,15 +126,7 @@ fi
 # hang on an entry nobody serves), and --force mounts again.
 mount_or_die "$WORK/uring.yaml"
 echo kept >"$MNT/mem/open"
-exec 7<"$MNT/mem/open"
-our_child "$DPID" && kill -TERM "$DPID"
-for _ in 1 2 3 4 5 6 7 8 9 10; do is_mounted "$MNT" || break; sleep 0.2; done
-is_mounted "$MNT" && it_fail "SIGTERM with a file open: mount detached at once" ||
-	it_pass "SIGTERM with a file open: mount detached at once"
-eq "SIGTERM with a file open: the open file still reads" kept "$(cat <&7 2>&1)"
-exec 7<&-
-stop_daemon "$DPID" 0 # closing the last file ends it
-eq "SIGTERM with a file open: exits 0 after the close" 0 "$DAEMON_RC"
+check_term_with_open_file "$MNT" "$MNT/mem/open" kept
 mount_or_die "$WORK/uring.yaml"
 ls "$MNT/pt" >/dev/null
 stop_daemon "$DPID" KILL
