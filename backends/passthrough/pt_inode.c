@@ -353,11 +353,6 @@ void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n)
 }
 
 /*
- * The filesystem of the object at fd. A filesystem met for the first time gets
- * its mount fd from a directory on it (open_by_handle_at wants one opened
- * O_RDONLY|O_DIRECTORY); until then its non-directories pin their fds.
- */
-/*
  * Filesystems without a ->flush of their own: on these, close(2) of our
  * duplicate does nothing (no write-back error to report early), and the locks
  * a FLUSH would drop are the kernel's, which it drops itself. A FOPEN_NOFLUSH
@@ -379,6 +374,11 @@ static bool fs_type_noflush(long type)
 	}
 }
 
+/*
+ * The filesystem of the object at fd. A filesystem met for the first time gets
+ * its mount fd from a directory on it (open_by_handle_at wants one opened
+ * O_RDONLY|O_DIRECTORY); until then its non-directories pin their fds.
+ */
 struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st)
 {
 	struct statfs sfs;
