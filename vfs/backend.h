@@ -42,6 +42,10 @@
  *    mapped by the kernel directly on that fd's file, so read and write are
  *    not called for that open; the fd must stay open until release. A backend
  *    that must see every byte (limits, data it keeps itself) gives -1.
+ *  - FUSE_OVER_IO_URING (only when the config enables it): nothing new. Ops
+ *    are called from ring threads as from workers, with the same buffers'
+ *    lifetimes; a call that blocks holds its thread, and the server starts
+ *    another for that CPU's queue.
  *  - FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS are not negotiated: the kernel keeps
  *    locks itself, correctly between all processes using the mount.
  *
