@@ -464,6 +464,7 @@ int memfs_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t par
 	oout->fh = node->ino;
 	oout->backing_fd = -1;
 	oout->noflush = true; /* as memfs_open */
+	oout->direct_io = memfs_open_direct(flags);
 out:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;

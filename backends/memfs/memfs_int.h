@@ -233,6 +233,7 @@ void memfs_truncate_locked(struct memfs *fs, struct memfs_inode *node, off_t siz
 /* node->lock write held: write as WRITE does (all or nothing). */
 ssize_t memfs_write_locked(struct memfs *fs, struct memfs_inode *node, const void *buf, size_t size,
 			   off_t off);
+bool memfs_open_direct(int flags);
 int memfs_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
 	       struct vfs_open *out);
 ssize_t memfs_read(struct backend *be, uint64_t ino, uint64_t fh, void *buf, size_t size,
@@ -251,6 +252,8 @@ void memfs_xattrs_free(struct memfs_xattr *x);
 /* node->lock write held (or exclusive): set without permission checks. */
 int memfs_xattr_set_locked(struct memfs_inode *node, const char *name, const void *value,
 			   size_t size, int flags);
+/* Remove name if node has it (inode lock held for writing); true if it did. */
+bool memfs_xattr_drop_locked(struct memfs_inode *node, const char *name);
 int memfs_setxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,
 		   const void *value, size_t size, int flags);
 ssize_t memfs_getxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,

@@ -100,6 +100,18 @@ int memfs_xattr_set_locked(struct memfs_inode *node, const char *name, const voi
 	return 0;
 }
 
+bool memfs_xattr_drop_locked(struct memfs_inode *node, const char *name)
+{
+	struct memfs_xattr **pp = xattr_find(node, name), *x = *pp;
+
+	if (!x)
+		return false;
+	*pp = x->next;
+	free(x->value);
+	free(x);
+	return true;
+}
+
 /* Find ino and lock it for the op: ns_lock read, inode lock (write if modify). */
 static int xattr_begin(struct memfs *fs, uint64_t ino, bool modify, struct memfs_inode **out)
 {
@@ -212,7 +224,6 @@ int memfs_removexattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino
 {
 	struct memfs *fs = memfs_of(be);
 	struct memfs_inode *node;
-	struct memfs_xattr **pp, *x;
 	int ret;
 
 	ret = xattr_begin(fs, ino, true, &node);
@@ -221,15 +232,10 @@ int memfs_removexattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino
 	ret = xattr_check(node, ctx, name, true);
 	if (ret)
 		goto out;
-	pp = xattr_find(node, name);
-	x = *pp;
-	if (!x) {
+	if (!memfs_xattr_drop_locked(node, name)) {
 		ret = -ENODATA;
 		goto out;
 	}
-	*pp = x->next;
-	free(x->value);
-	free(x);
 	memfs_now(&node->ctime);
 out:
 	xattr_end(fs, node);

@@ -309,6 +309,9 @@ check_kill_suidgid() {
 	fresh 6777
 	ok "$n: uid 1000 appends to a 6777 file" "${u[@]}" sh -c "echo more >>'$f'"
 	eq "$n: a write by uid 1000 drops setuid and setgid (group exec)" 777 "$(mode_of)"
+	fresh 6777
+	ok "$n: uid 1000 writes it opened read-write" "${u[@]}" sh -c "echo more 1<>'$f'"
+	eq "$n: a read-write write by uid 1000 drops them too" 777 "$(mode_of)"
 	fresh 6767
 	ok "$n: uid 1000 appends to a 6767 file" "${u[@]}" sh -c "echo more >>'$f'"
 	eq "$n: setgid without group exec survives the write" 2767 "$(mode_of)"
@@ -324,5 +327,26 @@ check_kill_suidgid() {
 	fresh 6777
 	chown 1000 "$f"
 	eq "$n: a chown drops them" 777 "$(mode_of)"
+	rm -f "$f"
+}
+
+# check_write_drops_fcaps NAME DIR: a write removes the file's capabilities
+# (security.capability), as on a local filesystem: whoever writes, opened
+# write-only or read-write; other xattrs stay. Needs root.
+check_write_drops_fcaps() {
+	local n=$1 f=$2/fcaps how redir
+	# VFS_CAP_REVISION_2 with the effective bit, cap_net_raw permitted
+	local cap=0x0100000200200000000000000000000000000000
+	capof() { getfattr --absolute-names -e hex -n security.capability "$f" 2>&1 | sed -n 's/^security.capability=//p'; }
+	for how in write-only read-write; do
+		[ $how = write-only ] && redir='>>' || redir='1<>'
+		rm -f "$f" && echo data >"$f"
+		setfattr -n security.capability -v $cap "$f" && setfattr -n user.keep -v k "$f"
+		eq "$n: the file has capabilities" $cap "$(capof)"
+		ok "$n: root writes it opened $how" sh -c "echo more $redir'$f'"
+		fails "$n: a $how write drops them" "No such attribute" \
+			getfattr --absolute-names -n security.capability "$f"
+		eq "$n: other xattrs stay ($how)" k "$(getfattr --absolute-names --only-values -n user.keep "$f" 2>&1)"
+	done
 	rm -f "$f"
 }

@@ -204,6 +204,35 @@ ok "files can be created again" touch "$MNT/small/after"
 # On /small: default timeouts, so a stale cached mode would show.
 mkdir "$MNT/small/kp" && chmod 777 "$MNT/small/kp"
 check_kill_suidgid memfs "$MNT/small/kp"
+check_write_drops_fcaps memfs "$MNT/small/kp"
+
+# ---------------------------------------------------------------- write-only opens
+# memfs hands write-only opens to the kernel as direct I/O (no page cache).
+# Readers that hold cached pages or a mapping of the file must still see
+# every write, and the size the kernel reports must follow appends.
+out=$(python3 - "$MNT/small/coh" <<'PY' 2>&1
+import mmap, os, sys
+f = sys.argv[1]
+with open(f, "wb") as w:
+    w.write(b"a" * 8192)
+r = os.open(f, os.O_RDONLY)
+os.pread(r, 8192, 0)  # now in the page cache
+m = mmap.mmap(r, 8192, prot=mmap.PROT_READ)
+m[4106]  # and mapped
+w = os.open(f, os.O_WRONLY)
+os.pwrite(w, b"b" * 100, 4106)
+os.close(w)
+r2 = os.open(f, os.O_RDONLY)
+a = os.open(f, os.O_WRONLY | os.O_APPEND)
+os.write(a, b"xyz")
+os.close(a)
+print(os.pread(r, 101, 4105).decode(), m[4105:4206].decode(),
+      os.pread(r2, 101, 4105).decode(), os.fstat(r2).st_size, os.pread(r, 4, 8191).decode())
+PY
+)
+eq "writes through a write-only fd show in cached reads, a mapping, a new open; appends in the size" \
+	"a$(printf 'b%.0s' $(seq 100)) a$(printf 'b%.0s' $(seq 100)) a$(printf 'b%.0s' $(seq 100)) 8195 axyz" "$out"
+rm -f "$MNT/small/coh"
 
 # ---------------------------------------------------------------- memory goes with the mount
 stop_daemon "$DPID" TERM

@@ -284,6 +284,7 @@ fails "uid 1000 cannot write a root-owned 0644 file" "Permission denied" \
 ok "root creates a file" touch "$MNT/p1/userdir/rootfile"
 eq "a file created by root is root's" 0:0 "$(stat -c %u:%g "$SRC/userdir/rootfile" 2>&1)"
 check_kill_suidgid passthrough "$MNT/p1/userdir"
+check_write_drops_fcaps passthrough "$MNT/p1/userdir"
 
 # ---------------------------------------------------------------- id_map
 chown 5:7 "$SRC2/d/two"

@@ -244,6 +244,86 @@ START_TEST(kernel_may_keep_its_caches)
 }
 END_TEST
 
+START_TEST(write_only_opens_bypass_the_page_cache)
+{
+	static const struct {
+		int flags;
+		bool direct;
+	} cases[] = {
+		{ O_RDONLY, false },	      { O_RDWR, false },
+		{ O_WRONLY, true },	      { O_WRONLY | O_APPEND, true },
+		{ O_WRONLY | O_TRUNC, true },
+	};
+	struct vfs_entry e;
+	struct vfs_open o;
+	uint64_t f;
+	char name[16];
+
+	be = mk_fs(0, 0);
+	f = mkfile(ROOT, "f");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(ops->open(be, &root_ctx, f, cases[i].flags, &o), 0);
+		ck_assert_msg(o.direct_io == cases[i].direct, "open flags %#x", cases[i].flags);
+		ck_assert(o.keep_cache && o.noflush);
+		ops->release(be, f, o.fh, cases[i].flags);
+
+		/* create_file, of a new name and of the existing file */
+		snprintf(name, sizeof(name), "c%zu", i);
+		ck_assert_int_eq(ops->create_file(be, &root_ctx, ROOT, name, 0644,
+						  O_CREAT | cases[i].flags, &e, &o),
+				 0);
+		ck_assert_msg(o.direct_io == cases[i].direct, "create flags %#x", cases[i].flags);
+		ops->release(be, e.ino, o.fh, cases[i].flags);
+		ops->forget(be, e.ino, 1);
+		ck_assert_int_eq(ops->create_file(be, &root_ctx, ROOT, "f", 0644,
+						  O_CREAT | cases[i].flags, &e, &o),
+				 0);
+		ck_assert_uint_eq(e.ino, f);
+		ck_assert_msg(o.direct_io == cases[i].direct, "re-create flags %#x",
+			      cases[i].flags);
+		ops->release(be, e.ino, o.fh, cases[i].flags);
+		ops->forget(be, e.ino, 1);
+	}
+}
+END_TEST
+
+/* The kernel does not ask about file capabilities on a direct write, so memfs drops
+ * them itself, as tmpfs would on any write: by root too, other xattrs kept. */
+START_TEST(write_drops_file_capabilities)
+{
+	/* VFS_CAP_REVISION_2 | effective, cap_net_raw permitted */
+	static const unsigned char cap[20] = { 0x01, 0, 0, 0x02, 0, 0x20 };
+	struct op_ctx u = root_ctx;
+	char buf[32];
+	uint64_t f;
+
+	be = mk_fs(0, 0);
+	f = mkfile(ROOT, "f");
+	ck_assert_int_eq(
+	    ops->setxattr(be, &root_ctx, f, "security.capability", cap, sizeof(cap), 0), 0);
+	ck_assert_int_eq(ops->setxattr(be, &root_ctx, f, "security.other", "s", 1, 0), 0);
+	ck_assert_int_eq(ops->setxattr(be, &root_ctx, f, "user.keep", "k", 1, 0), 0);
+	/* a failed write changes nothing */
+	ck_assert_int_eq(ops->write(be, &root_ctx, f, f, "x", 1, -1, O_WRONLY), -EINVAL);
+	ck_assert_int_eq(ops->getxattr(be, &root_ctx, f, "security.capability", NULL, 0),
+			 (ssize_t)sizeof(cap));
+	ck_assert_int_eq(ops->write(be, &root_ctx, f, f, "x", 1, 0, O_WRONLY), 1);
+	ck_assert_int_eq(ops->getxattr(be, &root_ctx, f, "security.capability", buf, sizeof(buf)),
+			 -ENODATA);
+	ck_assert_int_eq(ops->getxattr(be, &root_ctx, f, "security.other", buf, sizeof(buf)), 1);
+	ck_assert_int_eq(ops->getxattr(be, &root_ctx, f, "user.keep", buf, sizeof(buf)), 1);
+	/* an unprivileged writer too; and a write with nothing to drop is fine */
+	u.uid = u.gid = 1000;
+	ck_assert_int_eq(
+	    ops->setxattr(be, &root_ctx, f, "security.capability", cap, sizeof(cap), 0), 0);
+	ck_assert_int_eq(ops->write(be, &u, f, f, "y", 1, 1, O_RDWR), 1);
+	ck_assert_int_eq(ops->getxattr(be, &root_ctx, f, "security.capability", NULL, 0), -ENODATA);
+	ck_assert_int_eq(ops->write(be, &u, f, f, "z", 1, 2, O_RDWR), 1);
+	ck_assert_int_eq(ops->read(be, f, f, buf, sizeof(buf), 0), 3);
+	ck_assert_mem_eq(buf, "xyz", 3);
+}
+END_TEST
+
 START_TEST(create_lookup_getattr)
 {
 	struct vfs_entry e;
@@ -1632,6 +1712,8 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, seed_copies_a_tree);
 	tcase_add_test(tc, concurrent_creates_unlinks_writes);
 	tcase_add_test(tc, kernel_may_keep_its_caches);
+	tcase_add_test(tc, write_only_opens_bypass_the_page_cache);
+	tcase_add_test(tc, write_drops_file_capabilities);
 	tcase_add_test(tc, hash_tables_shrink_after_deletes);
 	suite_add_tcase(s, tc);
 	return s;
