@@ -44,6 +44,7 @@ SMALL_WORKLOADS = [
     ("unlink", "unlink x10,000"),
     ("stat_cold", "stat walk, kernel cache dropped"),
     ("stat_warm", "stat walk, warm"),
+    ("stat_rewarm", "stat walk, third pass (asks the daemon nothing)"),
     ("readdir_cold", "readdir walk, kernel cache dropped"),
     ("readdir_warm", "readdir walk, warm"),
 ]
@@ -285,12 +286,21 @@ def goals(t, out):
     for a, b in SMALL_PAIRS:
         if a not in t.rows or b not in t.rows:
             continue
-        for name in ("create", "stat_cold", "stat_warm"):
+        for name in ("create", "stat_cold"):
             x = t.ratio(b, a, name)
             if x is None:
                 lines.append("* %s ≥ 1.5 × %s on %s: no figure" % (b, a, name))
             else:
                 lines.append("* %s ≥ 1.5 × %s on %s: %.2f %s" % (b, a, name, x, verdict(x >= 1.5)))
+        # The warm walk is the kernel's: one GETATTR per directory reaches either
+        # daemon. Its ceiling: the other's warm walk against a walk that asks nothing.
+        x = t.ratio(b, a, "stat_warm")
+        ta, tb = t.value(a, "stat_warm"), t.value(b, "stat_rewarm")
+        if x is not None:
+            lines.append("* %s on the warm stat walk: %.2f × %s, not a measure of the backend: the "
+                         "kernel answers it but for one GETATTR per directory%s" % (
+                             b, x, a, "" if not (ta and tb) else
+                             "; with a daemon that cost nothing the ratio would be %.2f (third pass)" % (tb / ta)))
     out.extend(lines or ["(no goal could be evaluated from these rows)"])
     out.append("")
 
