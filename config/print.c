@@ -197,7 +197,8 @@ static void print_level(struct tree_out *o, size_t lo, size_t hi, size_t d, int 
 		}
 		fputc('\n', o->to);
 		if (sub < g && indent_len + 8 < sizeof(o->indent)) {
-			strcat(o->indent, last ? "    " : "│   ");
+			snprintf(o->indent + indent_len, sizeof(o->indent) - indent_len, "%s",
+				 last ? "    " : "│   ");
 			print_level(o, sub, g, d + 1, indent_cols + 4);
 			o->indent[indent_len] = '\0';
 		}
@@ -228,13 +229,12 @@ void config_print_tree(const struct vfsmux_config *cfg, FILE *to)
 		return;
 	}
 	for (size_t i = 0; i < cfg->nmounts; i++) {
-		const char *c;
 		size_t len;
 
 		if (!cfg->mounts[i].path || !strcmp(cfg->mounts[i].path, "/"))
 			continue; /* a valid config has neither */
 		o->v[n++] = &cfg->mounts[i];
-		for (size_t d = 0; (c = component(cfg->mounts[i].path, d, &len)); d++) {
+		for (size_t d = 0; component(cfg->mounts[i].path, d, &len); d++) {
 			w = 4 * (int)(d + 1) + (int)len + 2;
 			if (w > o->col)
 				o->col = w;

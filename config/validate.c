@@ -142,7 +142,7 @@ __attribute__((format(printf, 4, 5))) static void verr(struct vctx *v, struct co
 static void kp_mark_cut(char *dst, int n)
 {
 	if (n >= KP_MAX)
-		strcpy(dst + KP_MAX - 4, "...");
+		memcpy(dst + KP_MAX - 4, "...", sizeof("..."));
 }
 
 static void kp_key(char *dst, const char *parent, const char *key)

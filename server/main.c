@@ -57,6 +57,7 @@ static const char usage_text[] =
 
 struct cli {
 	const char *cmd;
+	bool check; /* cmd is "check", else "run" */
 	const char *config;
 	const char *mountpoint;
 	char mountpoint_abs[PATH_MAX]; /* --mountpoint made absolute, as mount(8) does */
@@ -180,7 +181,8 @@ static int parse_cli(int argc, char **argv, struct cli *c)
 	if (optind >= argc)
 		return usage_error("missing command: run or check");
 	c->cmd = argv[optind];
-	if (strcmp(c->cmd, "run") != 0 && strcmp(c->cmd, "check") != 0)
+	c->check = strcmp(c->cmd, "check") == 0;
+	if (!c->check && strcmp(c->cmd, "run") != 0)
 		return usage_error("unknown command '%s' (use run or check)", c->cmd);
 	argc -= optind;
 	argv += optind;
@@ -390,7 +392,7 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	vlog_set_level(c.level);
-	if (strcmp(c.cmd, "check") == 0)
+	if (c.check)
 		return cmd_check(&c);
 	return cmd_run(&c);
 }

@@ -350,6 +350,8 @@ static int mnt_spawn(char *const argv[], int comm_fd, pid_t *pid, int *errfd)
 	char **env;
 	int ret;
 
+	*pid = -1;
+	*errfd = -1;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
 	snprintf(commfd_env, sizeof(commfd_env), "_FUSE_COMMFD=%d", comm_fd);
@@ -504,7 +506,7 @@ static int mnt_fusermount(const struct fuse_mount_opts *o, const char *fsname, c
 		mnt_errf(err, errlen, "fsname too long for fusermount3");
 		return -ENAMETOOLONG;
 	}
-	strcat(opts, tail);
+	memcpy(opts + used, tail, strlen(tail) + 1); /* fits: checked above */
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		ret = -errno;

@@ -46,8 +46,10 @@ static int spy_create(const struct mount_config *c, struct backend **out, char *
 	(void)c;
 	(void)e;
 	(void)l;
-	*out = calloc(1, sizeof(struct spy));
-	return *out ? 0 : -ENOMEM;
+	struct spy *s = calloc(1, sizeof(*s));
+
+	*out = (struct backend *)s; /* as every backend: its own struct behind the opaque one */
+	return s ? 0 : -ENOMEM;
 }
 static unsigned spy_destroyed; /* the spy's memory is freed; this remembers destroy ran */
 static void spy_destroy(struct backend *be)
