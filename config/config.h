@@ -22,8 +22,8 @@ struct config_loc {
 };
 
 struct config_timeouts {
-	double entry;    /* seconds the kernel may cache a name -> inode */
-	double attr;     /* seconds the kernel may cache attributes */
+	double entry;	 /* seconds the kernel may cache a name -> inode */
+	double attr;	 /* seconds the kernel may cache attributes */
 	double negative; /* seconds the kernel may cache "no such name"; 0 = never */
 };
 
@@ -72,14 +72,14 @@ enum config_fault_op {
 	CONFIG_FAULT_COPY_FILE_RANGE,
 	CONFIG_FAULT_NOPS /* forget, release, releasedir, destroy are never faulted */
 };
-#define CONFIG_FAULT_OPS_ALL ((UINT64_C(1) << CONFIG_FAULT_NOPS) - 1)
-#define CONFIG_FAULT_ERRORS_MAX 16
+#define CONFIG_FAULT_OPS_ALL	  ((UINT64_C(1) << CONFIG_FAULT_NOPS) - 1)
+#define CONFIG_FAULT_ERRORS_MAX	  16
 #define CONFIG_FAULT_DELAY_MAX_MS 1000
 
 struct config_faults {
-	bool enabled;	   /* a `faults:` key was given */
-	double rate;	   /* `rate:` fraction 0..1 of calls that fail; default 0 */
-	uint32_t nerrors;  /* >= 1 when enabled (default: EIO alone) */
+	bool enabled;	  /* a `faults:` key was given */
+	double rate;	  /* `rate:` fraction 0..1 of calls that fail; default 0 */
+	uint32_t nerrors; /* >= 1 when enabled (default: EIO alone) */
 	int errors[CONFIG_FAULT_ERRORS_MAX]; /* `errors:` positive errno values, drawn at random */
 	uint32_t delay_ms; /* `delay_ms:` sleep before each faultable call, <= 1000 */
 	uint64_t seed;	   /* `seed:` same seed + same call order = same faults */
@@ -108,10 +108,10 @@ struct mount_config {
 	bool has_root_mode, has_root_owner;
 	char *seed; /* memfs: host directory copied in at mount, or NULL */
 	/* passthrough */
-	uint32_t fd_cache;  /* bound on cached O_PATH fds; 0 = default */
-	bool allow_devices; /* `devices: true` permits MKNOD of block/char devices */
+	uint32_t fd_cache;	     /* bound on cached O_PATH fds; 0 = default */
+	bool allow_devices;	     /* `devices: true` permits MKNOD of block/char devices */
 	struct config_faults faults; /* testing only, any type; see above */
-	struct config_loc loc; /* where this mount's entry starts */
+	struct config_loc loc;	     /* where this mount's entry starts */
 };
 
 struct config_fuse {
@@ -119,13 +119,13 @@ struct config_fuse {
 	uint32_t max_threads; /* upper bound when all workers are busy; default 16 */
 	bool allow_other;
 	bool default_permissions; /* default true */
-	bool suid;                /* default false: the mount is nosuid */
-	bool dev;                 /* default false: the mount is nodev */
-	bool writeback_cache;     /* default false */
-	bool passthrough;         /* default true: kernel passthrough where the kernel allows */
-	bool io_uring;            /* default false: FUSE over io_uring when the kernel offers it */
-	uint32_t max_write;       /* bytes, default 1 MiB, at most 1 MiB */
-	char *fsname;             /* default "vfsmux" */
+	bool suid;		  /* default false: the mount is nosuid */
+	bool dev;		  /* default false: the mount is nodev */
+	bool writeback_cache;	  /* default false */
+	bool passthrough;	  /* default true: kernel passthrough where the kernel allows */
+	bool io_uring;		  /* default false: FUSE over io_uring when the kernel offers it */
+	uint32_t max_write;	  /* bytes, default 1 MiB, at most 1 MiB */
+	char *fsname;		  /* default "vfsmux" */
 };
 
 struct config_pseudofs {
@@ -134,7 +134,7 @@ struct config_pseudofs {
 };
 
 struct vfsmux_config {
-	char *file;       /* path it was loaded from, "<stdin>" for stdin */
+	char *file;	  /* path it was loaded from, "<stdin>" for stdin */
 	char *mountpoint; /* absolute; may be NULL when given on the command line */
 	char *control_socket;
 	struct config_fuse fuse;
@@ -147,7 +147,7 @@ struct vfsmux_config {
 /* One problem found in a config. */
 struct config_error {
 	struct config_loc loc; /* 0/0 when the problem has no place (e.g. unreadable file) */
-	char *key;             /* dotted key path, e.g. "mounts[2].source"; may be NULL */
+	char *key;	       /* dotted key path, e.g. "mounts[2].source"; may be NULL */
 	char *msg;
 };
 

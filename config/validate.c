@@ -34,12 +34,11 @@ const size_t config_mount_ntypes = sizeof(config_mount_types) / sizeof(config_mo
 
 static const char *const top_keys[] = { "mountpoint", "fuse",	"timeouts", "control_socket",
 					"pseudofs",   "mounts", NULL };
-static const char *const fuse_keys[] = { "threads",	"max_threads",
-					 "allow_other", "default_permissions",
-					 "suid",	"dev",
-					 "max_write",	"writeback_cache",
-					 "passthrough", "io_uring",
-					 "fsname",	NULL };
+static const char *const fuse_keys[] = {
+	"threads",     "max_threads", "allow_other", "default_permissions",
+	"suid",	       "dev",	      "max_write",   "writeback_cache",
+	"passthrough", "io_uring",    "fsname",	     NULL
+};
 static const char *const timeout_keys[] = { "entry", "attr", "negative", NULL };
 static const char *const pseudofs_keys[] = { "mode", "uid", "gid", NULL };
 static const char *const id_map_keys[] = { "inside", "outside", "count", NULL };
@@ -80,8 +79,7 @@ static const char *const fault_op_names[CONFIG_FAULT_NOPS] = {
 };
 
 /* Ops that free state the kernel already dropped (no one waits for their answer). */
-static const char *const fault_never_ops[] = { "forget", "release", "releasedir", "destroy",
-					       NULL };
+static const char *const fault_never_ops[] = { "forget", "release", "releasedir", "destroy", NULL };
 
 /*
  * The errnos a fault may carry: failures a real filesystem can give for any
@@ -93,8 +91,10 @@ static const struct {
 	const char *name;
 	int e;
 } fault_errnos[] = {
-	{ "EIO", EIO },	      { "ENOSPC", ENOSPC }, { "EDQUOT", EDQUOT }, { "EROFS", EROFS },
-	{ "EACCES", EACCES }, { "EPERM", EPERM },   { "ENOMEM", ENOMEM }, { "EAGAIN", EAGAIN },
+	{ "EIO", EIO },	      { "ENOSPC", ENOSPC },
+	{ "EDQUOT", EDQUOT }, { "EROFS", EROFS },
+	{ "EACCES", EACCES }, { "EPERM", EPERM },
+	{ "ENOMEM", ENOMEM }, { "EAGAIN", EAGAIN },
 	{ "EBUSY", EBUSY },   { "ETIMEDOUT", ETIMEDOUT },
 };
 #define FAULT_NERRNOS (sizeof(fault_errnos) / sizeof(fault_errnos[0]))
@@ -796,8 +796,7 @@ static void do_fault_ops(struct vctx *v, const struct cnode *n, const char *kp,
 }
 
 /* `faults:` of a mount: testing only (backends/faulty/). */
-static void do_faults(struct vctx *v, const struct cnode *n, const char *kp,
-		      struct mount_config *m)
+static void do_faults(struct vctx *v, const struct cnode *n, const char *kp, struct mount_config *m)
 {
 	struct config_faults *f = &m->faults;
 	char sub[KP_MAX];
@@ -807,10 +806,9 @@ static void do_faults(struct vctx *v, const struct cnode *n, const char *kp,
 	if (!expect_map(v, n, kp))
 		return;
 	/* Defaults: nothing fails until rate says so; EIO; every faultable op. */
-	*f = (struct config_faults){ .enabled = true,
-				     .nerrors = 1,
-				     .errors = { EIO },
-				     .ops = CONFIG_FAULT_OPS_ALL };
+	*f = (struct config_faults){
+		.enabled = true, .nerrors = 1, .errors = { EIO }, .ops = CONFIG_FAULT_OPS_ALL
+	};
 	for (size_t i = 0; i < n->nkids; i++) {
 		const struct cnode *k = n->kids[i];
 

@@ -23,7 +23,7 @@ struct vfsmux_config;
 struct vfs;
 
 #define VFS_INDEX_SHIFT 48
-#define VFS_INDEX_MAX 65535
+#define VFS_INDEX_MAX	65535
 
 static inline uint64_t vfs_nodeid(uint16_t index, uint64_t ino)
 {
@@ -71,8 +71,8 @@ struct vfs_caller {
  * e (plus mode, NULL for "." and "..") an entry reply. Returns 0 when placed,
  * 1 when it did not fit. vfs counts a plus entry's lookup only when placed.
  */
-typedef int (*vfs_fill_fn)(void *data, const char *name, uint64_t ino, uint32_t type,
-			   uint64_t off, const struct vfs_entry_reply *e);
+typedef int (*vfs_fill_fn)(void *data, const char *name, uint64_t ino, uint32_t type, uint64_t off,
+			   const struct vfs_entry_reply *e);
 
 /* Lookup: on ENOENT with a negative timeout > 0, returns 0 with e.ino = 0. */
 int vfs_lookup(struct vfs *vfs, const struct vfs_caller *c, uint64_t parent, const char *name,
@@ -98,9 +98,8 @@ int vfs_link(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, uint6
 	     const char *newname, struct vfs_entry_reply *out);
 int vfs_open(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, int flags,
 	     struct vfs_open *out);
-int vfs_create_file(struct vfs *vfs, const struct vfs_caller *c, uint64_t parent,
-		    const char *name, mode_t mode, int flags, struct vfs_entry_reply *out,
-		    struct vfs_open *oout);
+int vfs_create_file(struct vfs *vfs, const struct vfs_caller *c, uint64_t parent, const char *name,
+		    mode_t mode, int flags, struct vfs_entry_reply *out, struct vfs_open *oout);
 ssize_t vfs_read(struct vfs *vfs, uint64_t nodeid, uint64_t fh, void *buf, size_t size, off_t off);
 ssize_t vfs_write(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, uint64_t fh,
 		  const void *buf, size_t size, off_t off, int open_flags);
@@ -117,12 +116,11 @@ int vfs_statfs(struct vfs *vfs, uint64_t nodeid, struct statvfs *out);
 int vfs_access(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, int mask);
 int vfs_setxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, const char *name,
 		 const void *value, size_t size, int flags);
-ssize_t vfs_getxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid,
-		     const char *name, void *buf, size_t size);
+ssize_t vfs_getxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, const char *name,
+		     void *buf, size_t size);
 ssize_t vfs_listxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, char *buf,
 		      size_t size);
-int vfs_removexattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid,
-		    const char *name);
+int vfs_removexattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, const char *name);
 int vfs_fallocate(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, uint64_t fh,
 		  int mode, off_t off, off_t len);
 off_t vfs_lseek(struct vfs *vfs, uint64_t nodeid, uint64_t fh, off_t off, int whence);
