@@ -540,8 +540,10 @@ static int open_flags(const struct session *se, uint32_t flags)
  * write or open, as the kernel removes privileges before it writes; the
  * kernel checked write permission before sending either request. A CREATE
  * may carry the flag too, for a file that appeared between its LOOKUP and
- * the CREATE; that race is left alone: telling a truncated existing file
- * from a new one (whose setuid must stay) needs the backend's answer.
+ * the CREATE: only the backend knows whether it truncated an existing file
+ * (whose bits go) or made a new one (whose setuid stays), so the flag goes
+ * to it with the caller (op_ctx.kill_suidgid), and the CREATE reply's
+ * attributes already show the result.
  */
 static void notify_inval_attr(struct request *rq);
 
@@ -602,6 +604,7 @@ static int op_create(struct request *rq)
 
 	arg_fixed(rq, &in, sizeof(in));
 	rq->caller.umask = in.umask;
+	rq->caller.kill_suidgid = (in.open_flags & FUSE_OPEN_KILL_SUIDGID) && (in.flags & O_TRUNC);
 	err = arg_name(rq, &pos, false, &name);
 	if (!err)
 		err = vfs_create_file(rq->se->vfs, &rq->caller, rq->hdr.nodeid, name,

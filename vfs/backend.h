@@ -82,6 +82,14 @@ struct op_ctx {
 	uint32_t supp_gid;
 	bool unmapped; /* caller's uid or gid has no mapping: creating gives -EOVERFLOW */
 	/*
+	 * create_file with O_TRUNC, flagged FUSE_OPEN_KILL_SUIDGID by the kernel (a
+	 * caller without CAP_FSETID): if the file already exists, truncating it drops
+	 * setuid, and setgid when group execute is set, as VFS_SET_KILL_SUIDGID. A
+	 * file the call creates keeps the mode it asked for. A backend whose host
+	 * truncates as the caller (passthrough) gets this from the host kernel.
+	 */
+	bool kill_suidgid;
+	/*
 	 * The kernel already checked permission and ownership for this request
 	 * (mount option default_permissions). A backend that keeps its own
 	 * permission model (memfs) then skips its owner/group checks: the

@@ -180,6 +180,7 @@ static void vfs_ctx(const struct vfs *vfs, const struct mount *m, const struct v
 	if (c->has_supp_gid)
 		ctx->has_supp_gid = idmap_to_inside(&m->cfg->gid_map, c->supp_gid, &ctx->supp_gid);
 	ctx->unmapped = !uid_ok || !gid_ok;
+	ctx->kill_suidgid = c->kill_suidgid;
 	ctx->perm_checked = vfs && vfs->cfg->fuse.default_permissions;
 }
 

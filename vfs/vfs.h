@@ -64,6 +64,7 @@ struct vfs_caller {
 	uint32_t umask;
 	bool has_supp_gid;
 	uint32_t supp_gid;
+	bool kill_suidgid; /* see op_ctx */
 };
 
 /*

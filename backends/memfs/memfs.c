@@ -586,19 +586,14 @@ static int memfs_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t 
 			node->gid = in->gid;
 		/* chown of a non-directory drops setuid, and setgid when it means
 		 * "run as group" (group exec set), as the kernel does. */
-		if (ids && !S_ISDIR(node->type) && !(in->valid & VFS_SET_MODE)) {
-			node->mode &= ~(mode_t)S_ISUID;
-			if (node->mode & S_IXGRP)
-				node->mode &= ~(mode_t)S_ISGID;
-		}
+		if (ids && !S_ISDIR(node->type) && !(in->valid & VFS_SET_MODE))
+			memfs_drop_suidgid(node);
 		changed = true;
 	}
 	if ((in->valid & VFS_SET_KILL_SUIDGID) && S_ISREG(node->mode)) {
 		mode_t before = node->mode;
 
-		node->mode &= ~(mode_t)S_ISUID;
-		if (node->mode & S_IXGRP)
-			node->mode &= ~(mode_t)S_ISGID;
+		memfs_drop_suidgid(node);
 		/* Sent before every write by an unprivileged caller: ctime moves
 		 * only when a bit really went. */
 		changed = changed || node->mode != before;

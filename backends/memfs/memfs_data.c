@@ -196,9 +196,7 @@ static void kill_suid(struct memfs_inode *node, const struct op_ctx *ctx)
 {
 	if (ctx && ctx->uid == 0)
 		return;
-	node->mode &= ~(mode_t)S_ISUID;
-	if (node->mode & S_IXGRP)
-		node->mode &= ~(mode_t)S_ISGID;
+	memfs_drop_suidgid(node);
 }
 
 /* ns_lock read held: the regular file ino. */

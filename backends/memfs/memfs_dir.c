@@ -452,6 +452,11 @@ int memfs_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t par
 			memfs_truncate_locked(fs, node, 0);
 			memfs_now(&now);
 			node->mtime = node->ctime = now;
+			if (ctx->kill_suidgid)
+				memfs_drop_suidgid(node); /* see op_ctx */
+			/* The kernel took this for a new file and checks nothing: any
+			 * truncate drops file capabilities (an OPEN's the kernel does). */
+			(void)memfs_xattr_drop_locked(node, "security.capability");
 		}
 	} else {
 		ret = memfs_make(fs, ctx, parent, name, S_IFREG | (mode & 07777), 0, NULL, &node);

@@ -42,6 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -169,6 +170,16 @@ struct memfs {
 	_Atomic uint64_t freed_pages; /* freed since the last malloc_trim (memfs_trim) */
 	struct memfs_inode *root;
 };
+
+/* The kernel's rule for a write, truncate or chown by someone without CAP_FSETID:
+ * setuid goes, and setgid when group execute makes it mean "run as group" (without
+ * group execute it marks mandatory locking and stays). Inode lock held for writing. */
+static inline void memfs_drop_suidgid(struct memfs_inode *node)
+{
+	node->mode &= ~(mode_t)S_ISUID;
+	if (node->mode & S_IXGRP)
+		node->mode &= ~(mode_t)S_ISGID;
+}
 
 static inline struct memfs *memfs_of(struct backend *be)
 {

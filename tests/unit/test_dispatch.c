@@ -758,6 +758,32 @@ START_TEST(write_kill_suidgid_drops_bits_and_invalidates)
 }
 END_TEST
 
+/* CREATE of a name that exists (it appeared after the kernel's LOOKUP) with O_TRUNC,
+ * flagged FUSE_OPEN_KILL_SUIDGID: the truncate drops the bits, and the CREATE reply's
+ * attributes say so. Without the flag they stay. */
+START_TEST(create_kill_suidgid_on_existing_file)
+{
+	uint8_t arg[256];
+	struct fuse_entry_out eo, eo2;
+	struct fuse_open_out oo;
+	struct fuse_create_in cin = { .flags = O_WRONLY | O_CREAT | O_TRUNC, .mode = 0644 };
+	const struct captured *r;
+
+	create_in_c("k", 06775, &eo, &oo);
+	ck_assert_uint_eq(eo.attr.mode & 07777, 06775);
+	for (int flagged = 0; flagged <= 1; flagged++) {
+		cin.open_flags = flagged ? FUSE_OPEN_KILL_SUIDGID : 0;
+		memcpy(arg, &cin, sizeof(cin));
+		memcpy(arg + sizeof(cin), "k", 2);
+		r = send_req(FUSE_CREATE, vfs_nodeid(2, BACKEND_ROOT_INO), arg, sizeof(cin) + 2);
+		ck_assert_int_eq(r->hdr.error, 0);
+		memcpy(&eo2, r->data, sizeof(eo2));
+		ck_assert_uint_eq(eo2.nodeid, eo.nodeid);
+		ck_assert_uint_eq(eo2.attr.mode & 07777, flagged ? 0775 : 06775);
+	}
+}
+END_TEST
+
 /* Start over with a session whose options differ from setup()'s. */
 static void reopen_session(bool passthrough, bool writeback)
 {
@@ -1111,6 +1137,7 @@ static Suite *dispatch_suite(void)
 	tcase_add_test(tc, forget_and_batch_forget_never_reply);
 	tcase_add_test(tc, create_write_read_roundtrip_in_memfs);
 	tcase_add_test(tc, write_kill_suidgid_drops_bits_and_invalidates);
+	tcase_add_test(tc, create_kill_suidgid_on_existing_file);
 	tcase_add_test(tc, init_asks_for_passthrough_only_when_allowed);
 	tcase_add_test(tc, memfs_opens_are_never_passed_through);
 	tcase_add_test(tc, passthrough_opens_carry_one_shared_backing_id);

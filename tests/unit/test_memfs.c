@@ -140,6 +140,15 @@ static int ts_cmp(struct timespec a, struct timespec b)
 	return a.tv_nsec < b.tv_nsec ? -1 : a.tv_nsec > b.tv_nsec;
 }
 
+static void set_mode(uint64_t ino, mode_t mode)
+{
+	struct vfs_setattr sa = { .valid = VFS_SET_MODE, .mode = mode };
+	struct stat st;
+
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, ino, &sa, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, mode);
+}
+
 /* Put old times on ino so a later change is visible whatever the clock does. */
 static void age(uint64_t ino)
 {
@@ -284,6 +293,62 @@ START_TEST(write_only_opens_bypass_the_page_cache)
 		ops->release(be, e.ino, o.fh, cases[i].flags);
 		ops->forget(be, e.ino, 1);
 	}
+}
+END_TEST
+
+/* A CREATE that finds the file and truncates it, with the kernel's kill flag: the
+ * bits go as on any unprivileged truncate; a file the call makes keeps its mode. */
+START_TEST(create_truncating_existing_file_kills_suidgid)
+{
+	static const unsigned char cap[20] = { 0x01, 0, 0, 0x02, 0, 0x20 };
+	struct op_ctx kill = root_ctx;
+	struct vfs_entry e;
+	struct vfs_open o;
+	uint64_t f;
+
+	kill.kill_suidgid = true;
+	be = mk_fs(0, 0);
+	f = mkfile(ROOT, "f");
+	ck_assert_int_eq(wr(f, "data", 4, 0), 4);
+	set_mode(f, 06775);
+	ck_assert_int_eq(
+	    ops->setxattr(be, &root_ctx, f, "security.capability", cap, sizeof(cap), 0), 0);
+	/* without the flag (a privileged caller): the bits stay, caps go (any truncate) */
+	ck_assert_int_eq(
+	    ops->create_file(be, &root_ctx, ROOT, "f", 0644, O_CREAT | O_TRUNC | O_WRONLY, &e, &o),
+	    0);
+	ck_assert_uint_eq(e.attr.st_mode & 07777, 06775);
+	ck_assert_int_eq(e.attr.st_size, 0);
+	ck_assert_int_eq(ops->getxattr(be, &root_ctx, f, "security.capability", NULL, 0), -ENODATA);
+	ops->release(be, f, o.fh, O_WRONLY);
+	ops->forget(be, f, 1);
+	/* with it: setuid goes, setgid too (group execute) */
+	ck_assert_int_eq(
+	    ops->create_file(be, &kill, ROOT, "f", 0644, O_CREAT | O_TRUNC | O_WRONLY, &e, &o), 0);
+	ck_assert_uint_eq(e.attr.st_mode & 07777, 0775);
+	ck_assert_uint_eq(st_of(f).st_mode & 07777, 0775);
+	ops->release(be, f, o.fh, O_WRONLY);
+	ops->forget(be, f, 1);
+	/* setgid without group execute stays */
+	set_mode(f, 06765);
+	ck_assert_int_eq(
+	    ops->create_file(be, &kill, ROOT, "f", 0644, O_CREAT | O_TRUNC | O_WRONLY, &e, &o), 0);
+	ck_assert_uint_eq(e.attr.st_mode & 07777, 02765);
+	ops->release(be, f, o.fh, O_WRONLY);
+	ops->forget(be, f, 1);
+	/* no O_TRUNC in the call: nothing is truncated, nothing dropped */
+	set_mode(f, 06775);
+	ck_assert_int_eq(ops->create_file(be, &kill, ROOT, "f", 0644, O_CREAT | O_WRONLY, &e, &o),
+			 0);
+	ck_assert_uint_eq(e.attr.st_mode & 07777, 06775);
+	ops->release(be, f, o.fh, O_WRONLY);
+	ops->forget(be, f, 1);
+	/* a new file keeps the mode it asked for */
+	ck_assert_int_eq(
+	    ops->create_file(be, &kill, ROOT, "n", 04755, O_CREAT | O_TRUNC | O_WRONLY, &e, &o), 0);
+	ck_assert_uint_eq(e.attr.st_mode & 07777, 04755);
+	ops->release(be, e.ino, o.fh, O_WRONLY);
+	ops->forget(be, e.ino, 1);
 }
 END_TEST
 
@@ -1714,6 +1779,7 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, kernel_may_keep_its_caches);
 	tcase_add_test(tc, write_only_opens_bypass_the_page_cache);
 	tcase_add_test(tc, write_drops_file_capabilities);
+	tcase_add_test(tc, create_truncating_existing_file_kills_suidgid);
 	tcase_add_test(tc, hash_tables_shrink_after_deletes);
 	suite_add_tcase(s, tc);
 	return s;
