@@ -260,7 +260,8 @@ static void *signal_main(void *arg)
 		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			vlog(VLOG_WARN, "SIGHUP: config reload is not supported yet; ignored");
+			vlog(VLOG_WARN, "SIGHUP ignored: this vfsmux reads its config once, at "
+					"start (no reload)");
 			continue;
 		}
 		if (deadline) {
@@ -310,6 +311,12 @@ static int cmd_run(struct cli *c)
 	 * a file created 04777 by a caller with umask 0 came out 04755).
 	 */
 	umask(0);
+	/* Validated so that configs written for a version with it stay valid; said
+	 * aloud, because a key that silently does nothing surprises. */
+	if (cfg->control_socket)
+		vlog(VLOG_WARN,
+		     "control_socket %s: this vfsmux has no control socket; the key is ignored",
+		     cfg->control_socket);
 	err = vfs_create(cfg, &vfs, why, sizeof(why));
 	if (err) {
 		fprintf(stderr, "vfsmux: %s: %s\n", c->config, why[0] ? why : strerror(-err));

@@ -175,7 +175,20 @@ fi
 is_mounted "$MNT" && it_fail "SIGTERM leaves no mount behind" "$MNT still in mountinfo" ||
 	it_pass "SIGTERM leaves no mount behind"
 
-mount_or_die "$CFG"
+# A key this version validates but does not act on is said aloud at start, and
+# SIGHUP (reload, which this version lacks) is refused with a warning, not obeyed.
+CSCFG=$WORK/basic-csock.yaml
+{ cat "$CFG"; echo "control_socket: $WORK/ctl.sock"; } >"$CSCFG"
+mount_or_die "$CSCFG"
+contains "control_socket: a warning that it is ignored" "$(cat "$WORK/daemon.log")" \
+	"control_socket $WORK/ctl.sock: this vfsmux has no control socket; the key is ignored"
+[ -e "$WORK/ctl.sock" ] && it_fail "control_socket: nothing is created" "$WORK/ctl.sock exists" ||
+	it_pass "control_socket: nothing is created"
+kill -HUP "$DPID"
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q "SIGHUP" "$WORK/daemon.log" && break; sleep 0.1; done
+contains "SIGHUP: a warning that reload is not supported" "$(cat "$WORK/daemon.log")" \
+	"SIGHUP ignored: this vfsmux reads its config once"
+eq "SIGHUP: the daemon goes on serving" f "$(cat "$MNT/d/e/f/in-f.txt" 2>&1)"
 stop_daemon "$DPID" INT
 eq "SIGINT: daemon exits 0" 0 "$DAEMON_RC"
 is_mounted "$MNT" && it_fail "SIGINT leaves no mount behind" || it_pass "SIGINT leaves no mount behind"
