@@ -241,6 +241,34 @@ if start_daemon "$CFG" --force; then
 else
 	it_fail "--force recovers the stale mountpoint" "ready said '$READY_STATUS'"
 fi
+
+# ---------------------------------------------------------------- blocked requests
+# A backend call that blocks holds its worker only: when the last reader takes a
+# request, the pool starts another, so three STATFS held 1 s each in the daemon
+# (more than the two workers it starts with) leave other callers served.
+SLOWCFG=$WORK/slow.yaml
+write_config "$SLOWCFG" <<EOF
+mountpoint: $MNT
+fuse: {threads: 2, max_threads: 16}
+mounts:
+  - {path: /mem, type: memfs}
+  - {path: /slow, type: memfs, faults: {rate: 1, delay_ms: 1000, ops: [statfs]}}
+EOF
+mount_or_die "$SLOWCFG"
+pids=()
+for i in 1 2 3; do
+	stat -f "$MNT/slow" >/dev/null 2>&1 &
+	pids+=($!)
+done
+sleep 0.3
+ok "while three STATFS wait 1 s in the daemon, a file is created and read" \
+	timeout 0.5 sh -c "echo fresh >'$MNT/mem/fresh' && cat '$MNT/mem/fresh' >/dev/null"
+still=0
+for p in "${pids[@]}"; do alive "$p" && still=$((still + 1)); done
+eq "... before any of the three returned" 3 "$still"
+wait "${pids[@]}"
+stop_daemon "$DPID" TERM
+eq "blocked requests: SIGTERM exits 0" 0 "$DAEMON_RC"
 is_mounted "$MNT" && it_fail "nothing left mounted at the end" || it_pass "nothing left mounted at the end"
 
 summary
