@@ -3,13 +3,12 @@
  * requests from its own cloned /dev/fuse fd into its own buffer.
  *
  * Pool: `threads` workers start; when a worker takes a request and no other
- * is idle, and another worker has had its request for a millisecond (or no
- * one has read for 50 ms), one more starts (up to `max_threads`), so a few
- * blocked backend calls cannot freeze every mount (pool_busy()). Workers beyond `threads` retire
- * only after more than `threads` have been idle for RETIRE_AFTER seconds (session_run() watches; a
- * worker leaves after finishing its next request): retiring on the first idle moment made the pool
- * start and stop thousands of threads under an ordinary two-request load. Exited workers are joined
- * by session_run().
+ * is idle, it starts one more (up to `max_threads`), so a few blocked backend
+ * calls cannot freeze every mount. Workers beyond `threads` retire only after
+ * more than `threads` have been idle for RETIRE_AFTER seconds (session_run()
+ * watches; a worker leaves after finishing its next request): retiring on
+ * the first idle moment made the pool start and stop thousands of threads
+ * under an ordinary two-request load. Exited workers are joined by session_run().
  *
  * Life: the loop ends when the kernel ends the connection (read gives ENODEV
  * once the filesystem is unmounted and its last file closed) or when
@@ -38,19 +37,6 @@
 #define MIN_MAX_DATA 65536
 /* Seconds the pool must have surplus idle workers before one is retired. */
 #define RETIRE_AFTER 5
-/* A request in hand for this long is waiting on something (disk, a lock, a
- * slow source): when no reader is left, start another at once (pool_busy()). */
-#define GROW_AGE_NS (1000 * 1000)
-/* No reader for this long: session_run() starts one whatever the ages. */
-#define STARVED_NS (50 * 1000 * 1000)
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int session_create(struct vfs *vfs, int fuse_fd, const struct session_opts *o, struct session **out)
 {
@@ -223,45 +209,18 @@ static void worker_retire_locked(struct session *se, struct worker *w)
 	pthread_cond_broadcast(&se->cond);
 }
 
-/* Start a worker if the pool may grow. se->lock held. */
-static void pool_grow_locked(struct session *se)
+/* Before a request: make sure someone is left to read the next one. */
+static void pool_busy(struct session *se)
 {
+	if (atomic_fetch_sub(&se->idle, 1) != 1)
+		return;
+	pthread_mutex_lock(&se->lock);
 	if (!atomic_load(&se->stopping) && se->nworkers < se->opts.max_threads) {
 		int err = worker_start_locked(se, true);
 
 		if (err)
 			vlog_once(VLOG_WARN, "cannot start another worker: %s", strerror(-err));
 	}
-}
-
-/*
- * Before a request (read at `now`): w took the last reader's place. Another
- * worker is started at once only if one of the others has had its request for
- * GROW_AGE_NS: it waits on something, and the next request must not wait for
- * it. When all of them are quick, they are back to reading sooner than a new
- * thread would be, and fewer readers are faster: the kernel hands a request to
- * the worker that has waited longest in read(), so every extra reader spreads
- * the requests over more threads with cold caches (memfs created 9.5k files/s
- * with two workers, 7.6k with the four that growing at once gave it). In case
- * they all block before anyone reads again, session_run() starts a worker
- * once no one has read for STARVED_NS.
- */
-static void pool_busy(struct session *se, struct worker *w, uint64_t now)
-{
-	bool waiting = false;
-	uint64_t none = 0;
-
-	if (atomic_fetch_sub(&se->idle, 1) != 1)
-		return;
-	atomic_compare_exchange_strong(&se->starved_since, &none, now);
-	pthread_mutex_lock(&se->lock);
-	for (struct worker *o = se->workers; o && !waiting; o = o->next) {
-		uint64_t since = atomic_load_explicit(&o->busy_since, memory_order_relaxed);
-
-		waiting = o != w && since && now > since && now - since >= GROW_AGE_NS;
-	}
-	if (waiting)
-		pool_grow_locked(se);
 	pthread_mutex_unlock(&se->lock);
 }
 
@@ -317,7 +276,6 @@ static void *worker_main(void *arg)
 
 	while (!atomic_load(&se->stopping)) {
 		ssize_t n = read(w->fd, w->inbuf, se->bufsize);
-		uint64_t now;
 
 		if (n < 0) {
 			int e = errno;
@@ -347,13 +305,8 @@ static void *worker_main(void *arg)
 			break;
 		}
 		w->requests++; /* per worker: no shared cache line on the hot path */
-		now = mono_ns();
-		atomic_store_explicit(&w->busy_since, now, memory_order_relaxed);
-		pool_busy(se, w, now);
+		pool_busy(se);
 		dispatch_request(w, w->inbuf, (size_t)n);
-		atomic_store_explicit(&w->busy_since, 0, memory_order_relaxed);
-		if (atomic_load_explicit(&se->starved_since, memory_order_relaxed))
-			atomic_store(&se->starved_since, 0); /* a reader again */
 		if (pool_idle(se))
 			goto retire; /* idle count already dropped by pool_idle */
 	}
@@ -402,15 +355,8 @@ int session_run(struct session *se)
 		atomic_store(&se->stopping, true);
 	}
 	while (se->nworkers > 0) {
-		uint64_t starved = atomic_load(&se->starved_since), now = mono_ns();
 		struct timespec ts;
 
-		/* Everyone blocked before anyone read again (see pool_busy()). */
-		if (starved && atomic_load(&se->idle) == 0 && now > starved &&
-		    now - starved >= STARVED_NS) {
-			pool_grow_locked(se);
-			atomic_store(&se->starved_since, now); /* the next one after as long */
-		}
 		pool_trim_locked(se, time(NULL), &surplus_since);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 100 * 1000000;

@@ -27,9 +27,6 @@ struct worker {
 	uint8_t *inbuf;	   /* se->bufsize bytes */
 	uint8_t *outbuf;   /* se->max_data bytes: READ, READDIR, xattr, readlink payloads */
 	uint64_t requests; /* read by this worker; added to se->requests when it retires */
-	/* CLOCK_MONOTONIC ns when the request in hand was read; 0 while reading.
-	 * /dev/fuse workers only; read by pool_busy() under se->lock. */
-	_Atomic uint64_t busy_since;
 	struct uring_ent *ring; /* ring threads (server/uring.c): replies are staged there */
 	struct worker *next;	/* se->workers list; se->lock */
 };
@@ -62,8 +59,6 @@ struct session {
 	uint32_t nworkers;
 	atomic_uint idle;
 	atomic_uint retire; /* workers asked to exit after their next request */
-	/* CLOCK_MONOTONIC ns since when no worker has been reading; 0 = one is. */
-	_Atomic uint64_t starved_since;
 	/* For the exit log line (and the test that no worker churn comes back). */
 	uint64_t requests;    /* requests read by retired workers; se->lock */
 	uint32_t started;     /* workers ever started; se->lock */
