@@ -191,12 +191,18 @@ ssize_t memfs_write_locked(struct memfs *fs, struct memfs_inode *node, const voi
 	return (ssize_t)size;
 }
 
-/* A write by someone other than root drops setuid/setgid, as tmpfs does. */
-static void kill_suid(struct memfs_inode *node, const struct op_ctx *ctx)
+/*
+ * The file's data changed (write, fallocate, copy_file_range), inode lock held
+ * for writing. As on tmpfs: a writer other than root drops setuid/setgid, and
+ * any writer drops the file's capabilities. The kernel drops capabilities
+ * itself before every change but a direct write (see memfs_open_direct()), so
+ * for the others this finds nothing to do; one rule for all keeps it simple.
+ */
+static void data_changed(struct memfs_inode *node, const struct op_ctx *ctx)
 {
-	if (ctx && ctx->uid == 0)
-		return;
-	memfs_drop_suidgid(node);
+	if (!ctx || ctx->uid != 0)
+		memfs_drop_suidgid(node);
+	(void)memfs_xattr_drop_locked(node, "security.capability");
 }
 
 /* ns_lock read held: the regular file ino. */
@@ -226,7 +232,7 @@ static int file_get(struct memfs *fs, uint64_t ino, struct memfs_inode **out)
  *    on the first write after every attribute refresh, i.e. once per newly
  *    written file. The direct path leaves privilege removal to the server:
  *    setuid/setgid by FUSE_WRITE_KILL_SUIDGID (dispatch), file capabilities
- *    by memfs_write. It saves one round trip in five per small file created.
+ *    by data_changed(). It saves one round trip in five per small file created.
  * O_RDWR and O_RDONLY opens keep the page cache: reads and mmap need it.
  */
 bool memfs_open_direct(int flags)
@@ -332,10 +338,7 @@ ssize_t memfs_write(struct backend *be, const struct op_ctx *ctx, uint64_t ino, 
 
 		memfs_now(&now);
 		node->mtime = node->ctime = now;
-		kill_suid(node, ctx);
-		/* As any write on tmpfs, by root too; the kernel leaves it to us on
-		 * write-only (direct) opens, see memfs_open_direct(). */
-		(void)memfs_xattr_drop_locked(node, "security.capability");
+		data_changed(node, ctx);
 	}
 	pthread_rwlock_unlock(&node->lock);
 out:
@@ -414,10 +417,7 @@ int memfs_fallocate(struct backend *be, const struct op_ctx *ctx, uint64_t ino, 
 	if (!ret) {
 		memfs_now(&now);
 		node->mtime = node->ctime = now;
-		kill_suid(node, ctx);
-		/* As any write on tmpfs, by root too; the kernel leaves it to us on
-		 * write-only (direct) opens, see memfs_open_direct(). */
-		(void)memfs_xattr_drop_locked(node, "security.capability");
+		data_changed(node, ctx);
 	}
 	pthread_rwlock_unlock(&node->lock);
 out:
@@ -527,7 +527,7 @@ ssize_t memfs_copy_file_range(struct backend *be, const struct op_ctx *ctx, uint
 
 			memfs_now(&now);
 			out->mtime = out->ctime = now;
-			kill_suid(out, ctx);
+			data_changed(out, ctx);
 		}
 		pthread_rwlock_unlock(&out->lock);
 		pthread_rwlock_unlock(&fs->ns_lock);
