@@ -24,6 +24,15 @@ struct backing_node {
 	int id;		      /* > 0 while pt_opens > 0, else 0 */
 	uint32_t pt_opens;    /* opens replied with FOPEN_PASSTHROUGH and id */
 	uint32_t plain_opens; /* opens replied without (registration failed) */
+	/*
+	 * The handles of exactly those opens (pt_opens + plain_opens of them):
+	 * a RELEASE gives back a reference only if its fh is here. An open of
+	 * this node that never came through backing_acquire() (direct I/O, no
+	 * backing fd offered) holds none, and its RELEASE must not close the
+	 * id under the passthrough opens still using it.
+	 */
+	uint64_t *fhs;
+	uint32_t nfhs, fhs_cap;
 	struct backing_node *next;
 };
 
@@ -89,6 +98,7 @@ void backing_table_free(struct backing_table *t)
 
 			if (n->id > 0)
 				(void)t->ops.close(t->ops.data, n->id);
+			free(n->fhs);
 			free(n);
 			n = next;
 		}
@@ -137,7 +147,45 @@ static void grow(struct backing_table *t)
 	free(old);
 }
 
-int backing_acquire(struct backing_table *t, uint64_t nodeid, int fd)
+/* Room for one more handle on n: 0 or -ENOMEM. t->lock held. */
+static int fhs_reserve(struct backing_node *n)
+{
+	uint32_t cap = n->fhs_cap ? n->fhs_cap * 2 : 4;
+	uint64_t *fhs;
+
+	if (n->nfhs < n->fhs_cap)
+		return 0;
+	fhs = realloc(n->fhs, cap * sizeof(*fhs));
+	if (!fhs)
+		return -ENOMEM;
+	n->fhs = fhs;
+	n->fhs_cap = cap;
+	return 0;
+}
+
+/* Forget fh on n: true when n held it. t->lock held. */
+static bool fhs_take(struct backing_node *n, uint64_t fh)
+{
+	for (uint32_t i = 0; i < n->nfhs; i++) {
+		if (n->fhs[i] == fh) {
+			n->fhs[i] = n->fhs[--n->nfhs];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void node_unlink_free(struct backing_table *t, struct backing_node **pp)
+{
+	struct backing_node *n = *pp;
+
+	*pp = n->next;
+	free(n->fhs);
+	free(n);
+	atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
+}
+
+int backing_acquire(struct backing_table *t, uint64_t nodeid, uint64_t fh, int fd)
 {
 	struct backing_node **pp, *n;
 	int id = 0;
@@ -168,6 +216,15 @@ int backing_acquire(struct backing_table *t, uint64_t nodeid, int fd)
 		if (atomic_fetch_add_explicit(&t->count, 1, memory_order_relaxed) + 1 > t->nbuckets)
 			grow(t);
 	}
+	if (fhs_reserve(n)) {
+		/* Unrecorded, this open holds nothing: its RELEASE finds no fh. */
+		if (!n->pt_opens && !n->plain_opens)
+			node_unlink_free(t, find(t, nodeid));
+		pthread_mutex_unlock(&t->lock);
+		vlog_once(VLOG_WARN, "kernel passthrough: out of memory; file opened without it");
+		return 0;
+	}
+	n->fhs[n->nfhs++] = fh;
 	if (n->plain_opens > 0) {
 		n->plain_opens++; /* the kernel has this inode in cached mode: stay plain */
 	} else if (n->pt_opens > 0) {
@@ -196,11 +253,12 @@ int backing_acquire(struct backing_table *t, uint64_t nodeid, int fd)
 	}
 	/* The invariant the kernel needs: one mode per node. */
 	assert(!(n->pt_opens && n->plain_opens));
+	assert(n->nfhs == n->pt_opens + n->plain_opens);
 	pthread_mutex_unlock(&t->lock);
 	return id;
 }
 
-void backing_release(struct backing_table *t, uint64_t nodeid)
+void backing_release(struct backing_table *t, uint64_t nodeid, uint64_t fh)
 {
 	struct backing_node **pp, *n;
 
@@ -214,8 +272,9 @@ void backing_release(struct backing_table *t, uint64_t nodeid)
 	pthread_mutex_lock(&t->lock);
 	pp = find(t, nodeid);
 	n = *pp;
-	if (!n) {
-		/* An open we never saw (no backing fd offered): nothing to do. */
+	if (!n || !fhs_take(n, fh)) {
+		/* An open that acquired nothing (no backing fd offered, direct
+		 * I/O), though other opens of the node may have: nothing to do. */
 		pthread_mutex_unlock(&t->lock);
 		return;
 	}
@@ -231,11 +290,8 @@ void backing_release(struct backing_table *t, uint64_t nodeid)
 		assert(n->plain_opens > 0);
 		n->plain_opens--;
 	}
-	if (!n->pt_opens && !n->plain_opens) {
-		*pp = n->next;
-		free(n);
-		atomic_fetch_sub_explicit(&t->count, 1, memory_order_relaxed);
-	}
+	if (!n->pt_opens && !n->plain_opens)
+		node_unlink_free(t, pp);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -8,7 +8,10 @@
  * allows one backing file per inode, and refuses (ETXTBSY) to mix passthrough
  * and cached opens of one inode. So per nodeid this table keeps either
  * passthrough opens sharing one id, or plain opens (registration failed), never
- * both; the id is closed when the last passthrough open is released.
+ * both; the id is closed when the last passthrough open is released. Each
+ * open is known by its handle (fh), so only the opens that acquired give a
+ * reference back: an open of the same node that never asked (direct I/O, no
+ * backing fd) leaves the count alone at its RELEASE.
  */
 #ifndef VFSMUX_BACKING_H
 #define VFSMUX_BACKING_H
@@ -29,13 +32,15 @@ int backing_table_new(const struct backing_ops *ops, struct backing_table **out)
 void backing_table_free(struct backing_table *t);
 
 /*
- * An open of nodeid whose backend offered fd for passthrough. Returns the
- * backing id to reply with (> 0), or 0: reply a plain open (the reason was
- * logged). Either way, one backing_release() for nodeid must follow, at the
- * open's RELEASE, or at once when its reply never reached the kernel.
+ * An open of nodeid, with handle fh (unique among the node's live opens),
+ * whose backend offered fd for passthrough. Returns the backing id to reply
+ * with (> 0), or 0: reply a plain open (the reason was logged). Either way,
+ * one backing_release() for (nodeid, fh) must follow, at the open's RELEASE,
+ * or at once when its reply never reached the kernel.
  */
-int backing_acquire(struct backing_table *t, uint64_t nodeid, int fd);
-void backing_release(struct backing_table *t, uint64_t nodeid);
+int backing_acquire(struct backing_table *t, uint64_t nodeid, uint64_t fh, int fd);
+/* The RELEASE of open fh of nodeid: gives back what that open acquired, if anything. */
+void backing_release(struct backing_table *t, uint64_t nodeid, uint64_t fh);
 
 /* Nodes with live opens in the table (tests). */
 uint64_t backing_count(struct backing_table *t);

@@ -210,7 +210,7 @@ static void open_passthrough(struct request *rq, uint64_t nodeid, const struct v
 
 	if (!(rq->se->conn_flags & FUSE_PASSTHROUGH) || vo->backing_fd < 0 || vo->direct_io)
 		return;
-	id = backing_acquire(rq->se->backing, nodeid, vo->backing_fd);
+	id = backing_acquire(rq->se->backing, nodeid, vo->fh, vo->backing_fd);
 	rq->opened.backing = true; /* one backing_release() per acquire, plain or not */
 	if (id > 0) {
 		/* The host file's page cache serves it: ours would be unused. */
@@ -700,9 +700,10 @@ static int op_release(struct request *rq)
 	if (in.release_flags & FUSE_RELEASE_FLUSH)
 		(void)vfs_flush(rq->se->vfs, rq->hdr.nodeid, in.fh, in.lock_owner);
 	vfs_release(rq->se->vfs, rq->hdr.nodeid, in.fh, (int)in.flags);
-	/* After the backend closed its fd: the kernel dropped the backing file already. */
+	/* After the backend closed its fd: the kernel dropped the backing file already.
+	 * Only an open that acquired gives back (backing.h): fh says which one. */
 	if (rq->se->conn_flags & FUSE_PASSTHROUGH)
-		backing_release(rq->se->backing, rq->hdr.nodeid);
+		backing_release(rq->se->backing, rq->hdr.nodeid, in.fh);
 	return 0;
 }
 
@@ -1265,7 +1266,7 @@ static void undo_open(struct request *rq)
 	if (rq->opened.handle)
 		vfs_release(rq->se->vfs, rq->opened.nodeid, rq->opened.fh, 0);
 	if (rq->opened.backing)
-		backing_release(rq->se->backing, rq->opened.nodeid);
+		backing_release(rq->se->backing, rq->opened.nodeid, rq->opened.fh);
 	if (rq->opened.entry)
 		vfs_forget(rq->se->vfs, rq->opened.nodeid, 1);
 }

@@ -7,7 +7,9 @@
 #include "testlib.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 struct fake {
 	int next_id;
@@ -55,24 +57,53 @@ START_TEST(opens_of_one_node_share_an_id_until_the_last_release)
 {
 	struct fake f;
 	struct backing_table *t = table(&f);
-	int a = backing_acquire(t, 0x10005, 7);
-	int b = backing_acquire(t, 0x10005, 9);
+	int a = backing_acquire(t, 0x10005, 107, 7);
+	int b = backing_acquire(t, 0x10005, 109, 9);
 
 	ck_assert_int_gt(a, 0);
 	ck_assert_int_eq(b, a);
 	ck_assert_int_eq(f.opens, 1);
 	ck_assert_int_eq(f.last_fd, 7); /* the first open's fd was registered */
-	backing_release(t, 0x10005);
+	backing_release(t, 0x10005, 107);
 	ck_assert_int_eq(f.closes, 0);
 	ck_assert_uint_eq(backing_count(t), 1);
-	backing_release(t, 0x10005);
+	backing_release(t, 0x10005, 109);
 	ck_assert_int_eq(f.closes, 1);
 	ck_assert_uint_eq(backing_count(t), 0);
 	/* A new open after that registers afresh. */
-	ck_assert_int_gt(backing_acquire(t, 0x10005, 7), a);
-	backing_release(t, 0x10005);
+	ck_assert_int_gt(backing_acquire(t, 0x10005, 107, 7), a);
+	backing_release(t, 0x10005, 107);
 	backing_table_free(t);
 	ck_assert_int_eq(f.opens, f.closes);
+}
+END_TEST
+
+/*
+ * Opens of one node that never acquired (direct I/O, no backing fd: the
+ * dispatcher does not call backing_acquire for them) give nothing back at
+ * their RELEASE: the id stays with the passthrough opens still using it, and
+ * a later open shares it instead of registering a second backing file.
+ */
+START_TEST(a_release_of_an_open_that_acquired_nothing_keeps_the_id)
+{
+	struct fake f;
+	struct backing_table *t = table(&f);
+	int a = backing_acquire(t, 0x20001, 11, 11);
+
+	ck_assert_int_gt(a, 0);
+	backing_release(t, 0x20001, 12); /* the direct-I/O open fh 12 of the same node */
+	ck_assert_int_eq(f.closes, 0);
+	ck_assert_uint_eq(backing_count(t), 1);
+	ck_assert_int_eq(backing_acquire(t, 0x20001, 13, 13), a);
+	ck_assert_int_eq(f.opens, 1);
+	backing_release(t, 0x20001, 11);
+	ck_assert_int_eq(f.closes, 0);
+	backing_release(t, 0x20001, 11); /* twice the same fh: the second holds nothing */
+	ck_assert_int_eq(f.closes, 0);
+	backing_release(t, 0x20001, 13);
+	ck_assert_int_eq(f.closes, 1);
+	ck_assert_uint_eq(backing_count(t), 0);
+	backing_table_free(t);
 }
 END_TEST
 
@@ -87,19 +118,19 @@ START_TEST(a_failed_registration_keeps_the_node_plain_until_released)
 	struct backing_table *t = table(&f);
 
 	f.fail = ELOOP;
-	ck_assert_int_eq(backing_acquire(t, 42, 5), 0);
+	ck_assert_int_eq(backing_acquire(t, 42, 1, 5), 0);
 	f.fail = 0;
-	ck_assert_int_eq(backing_acquire(t, 42, 6), 0);
+	ck_assert_int_eq(backing_acquire(t, 42, 2, 6), 0);
 	ck_assert_int_eq(f.opens, 0);
 	/* Other nodes are not affected. */
-	ck_assert_int_gt(backing_acquire(t, 43, 8), 0);
-	backing_release(t, 42);
-	ck_assert_int_eq(backing_acquire(t, 42, 6), 0); /* one plain open still lives */
-	backing_release(t, 42);
-	backing_release(t, 42);
-	ck_assert_int_gt(backing_acquire(t, 42, 6), 0); /* all gone: passthrough again */
-	backing_release(t, 42);
-	backing_release(t, 43);
+	ck_assert_int_gt(backing_acquire(t, 43, 1, 8), 0);
+	backing_release(t, 42, 1);
+	ck_assert_int_eq(backing_acquire(t, 42, 3, 6), 0); /* one plain open still lives */
+	backing_release(t, 42, 2);
+	backing_release(t, 42, 3);
+	ck_assert_int_gt(backing_acquire(t, 42, 4, 6), 0); /* all gone: passthrough again */
+	backing_release(t, 42, 4);
+	backing_release(t, 43, 1);
 	ck_assert_uint_eq(backing_count(t), 0);
 	ck_assert_int_eq(f.closes, f.opens);
 	backing_table_free(t);
@@ -114,23 +145,23 @@ START_TEST(eperm_stops_all_further_registrations)
 {
 	struct fake f;
 	struct backing_table *t = table(&f);
-	int id = backing_acquire(t, 1, 3);
+	int id = backing_acquire(t, 1, 1, 3);
 
 	ck_assert_int_gt(id, 0);
 	f.fail = EPERM;
-	ck_assert_int_eq(backing_acquire(t, 2, 4), 0);
+	ck_assert_int_eq(backing_acquire(t, 2, 1, 4), 0);
 	f.fail = 0;
-	ck_assert_int_eq(backing_acquire(t, 3, 5), 0);
+	ck_assert_int_eq(backing_acquire(t, 3, 1, 5), 0);
 	/* A node with a live id keeps using it: mixing modes would give ETXTBSY. */
-	ck_assert_int_eq(backing_acquire(t, 1, 6), id);
+	ck_assert_int_eq(backing_acquire(t, 1, 2, 6), id);
 	ck_assert_int_eq(f.opens, 1);
-	backing_release(t, 3); /* untracked: ignored */
-	backing_release(t, 2);
-	backing_release(t, 1);
+	backing_release(t, 3, 1); /* untracked: ignored */
+	backing_release(t, 2, 1);
+	backing_release(t, 1, 1);
 	ck_assert_int_eq(f.closes, 0);
-	backing_release(t, 1);
+	backing_release(t, 1, 2);
 	ck_assert_int_eq(f.closes, 1);
-	ck_assert_int_eq(backing_acquire(t, 1, 6), 0); /* and no new id after that */
+	ck_assert_int_eq(backing_acquire(t, 1, 3, 6), 0); /* and no new id after that */
 	ck_assert_uint_eq(backing_count(t), 0);
 	backing_table_free(t);
 }
@@ -142,8 +173,8 @@ START_TEST(release_of_an_unknown_node_is_ignored)
 	struct fake f;
 	struct backing_table *t = table(&f);
 
-	ck_assert_int_gt(backing_acquire(t, 1, 3), 0);
-	backing_release(t, 2);
+	ck_assert_int_gt(backing_acquire(t, 1, 1, 3), 0);
+	backing_release(t, 2, 1);
 	ck_assert_uint_eq(backing_count(t), 1);
 	ck_assert_int_eq(f.closes, 0);
 	backing_table_free(t); /* closes what is still registered */
@@ -160,22 +191,30 @@ START_TEST(many_nodes_grow_the_table)
 
 	f.fail = EINVAL; /* plain entries: no ids needed, same bookkeeping */
 	for (uint64_t i = 1; i <= n; i++)
-		ck_assert_int_eq(backing_acquire(t, i << 16, 3), 0);
+		ck_assert_int_eq(backing_acquire(t, i << 16, i, 3), 0);
 	ck_assert_uint_eq(backing_count(t), n);
 	for (uint64_t i = 1; i <= n; i++)
-		backing_release(t, i << 16);
+		backing_release(t, i << 16, i);
 	ck_assert_uint_eq(backing_count(t), 0);
 	backing_table_free(t);
 }
 END_TEST
 
-/* The real ioctls on something that is not /dev/fuse fail cleanly. */
+/*
+ * The real ioctls on something that is not /dev/fuse fail cleanly, each with
+ * the errno the kernel gave: EBADF for no fd, ENOTTY for a device without them.
+ */
 START_TEST(ioctls_on_a_non_fuse_fd_fail_with_an_errno)
 {
 	int fd = -1;
 
-	ck_assert_int_lt(backing_ioctl_open(&fd, 0), 0);
-	ck_assert_int_lt(backing_ioctl_close(&fd, 1), 0);
+	ck_assert_int_eq(backing_ioctl_open(&fd, 0), -EBADF);
+	ck_assert_int_eq(backing_ioctl_close(&fd, 1), -EBADF);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(backing_ioctl_open(&fd, 0), -ENOTTY);
+	ck_assert_int_eq(backing_ioctl_close(&fd, 1), -ENOTTY);
+	close(fd);
 }
 END_TEST
 
@@ -185,6 +224,7 @@ static Suite *backing_suite(void)
 	TCase *tc = tcase_create("table");
 
 	tcase_add_test(tc, opens_of_one_node_share_an_id_until_the_last_release);
+	tcase_add_test(tc, a_release_of_an_open_that_acquired_nothing_keeps_the_id);
 	tcase_add_test(tc, a_failed_registration_keeps_the_node_plain_until_released);
 	tcase_add_test(tc, eperm_stops_all_further_registrations);
 	tcase_add_test(tc, release_of_an_unknown_node_is_ignored);

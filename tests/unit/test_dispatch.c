@@ -10,6 +10,7 @@
 #include "server/fuse_kernel.h"
 #include "server/session.h"
 #include "testlib.h"
+#include "vfs/backend.h"
 #include "vfs/vfs.h"
 
 #include <errno.h>
@@ -985,6 +986,108 @@ START_TEST(passthrough_opens_carry_one_shared_backing_id)
 }
 END_TEST
 
+/*
+ * passthrough with per-open direct I/O: an O_DIRECT open asks for every byte
+ * through the daemon (so no backing id), as an overlay or a backend with
+ * per-open direct I/O would. The other opens stay passthrough-eligible.
+ */
+extern const struct backend_ops passthrough_ops;
+static struct backend_ops pt_direct_ops;
+
+static int pt_direct_open(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int flags,
+			  struct vfs_open *out)
+{
+	int err = passthrough_ops.open(be, ctx, ino, flags & ~O_DIRECT, out);
+
+	if (!err && (flags & O_DIRECT))
+		out->direct_io = true;
+	return err;
+}
+
+static const struct backend_ops *find_pt_direct(const char *type)
+{
+	pt_direct_ops = passthrough_ops;
+	pt_direct_ops.open = pt_direct_open;
+	return strcmp(type, "passthrough") == 0 ? &pt_direct_ops : NULL;
+}
+
+static struct fuse_open_out open_ok(uint64_t nodeid, uint32_t flags)
+{
+	struct fuse_open_in oin = { .flags = flags };
+	struct fuse_open_out oo;
+	const struct captured *r = send_req(FUSE_OPEN, nodeid, &oin, sizeof(oin));
+
+	ck_assert_int_eq(r->hdr.error, 0);
+	ck_assert_uint_eq(r->datalen, sizeof(oo));
+	memcpy(&oo, r->data, sizeof(oo));
+	return oo;
+}
+
+static void release_ok(uint64_t nodeid, uint64_t fh)
+{
+	struct fuse_release_in rin = { .fh = fh };
+
+	ck_assert_int_eq(send_req(FUSE_RELEASE, nodeid, &rin, sizeof(rin))->hdr.error, 0);
+}
+
+/*
+ * Mixed opens of one file: one with a backing id, one direct-I/O open without.
+ * The direct-I/O open's RELEASE must leave the id to the passthrough open
+ * still using it (closing it early made the next open register a second
+ * backing file for the inode, which the kernel answers with EIO); a later
+ * passthrough open shares the id, and the id closes with the last open that
+ * holds it.
+ */
+START_TEST(mixed_opens_release_only_what_each_acquired)
+{
+	const struct backing_ops fake = { fake_backing_open, fake_backing_close, NULL };
+	struct session_opts so = { .threads = 1,
+				   .max_threads = 1,
+				   .max_write = 131072,
+				   .ready_fd = -1,
+				   .passthrough = true };
+	struct fuse_open_out a, d, c;
+	uint64_t f;
+	char err[256], path[4096];
+	char *src = testlib_tmpdir();
+
+	snprintf(path, sizeof(path), "%s/f", src);
+	testlib_write_file(path, "data", 4);
+	teardown();
+	mounts[0].type = (char *)"passthrough";
+	mounts[0].path = (char *)"/p";
+	mounts[0].source = src;
+	cfg.nmounts = 1;
+	ck_assert_int_eq(vfs_create_custom(&cfg, find_pt_direct, &vfs, err, sizeof(err)), 0);
+	ck_assert_int_eq(session_create(vfs, -1, &so, &se), 0);
+	session_set_writer(se, capture, NULL);
+	session_set_backing_ops(se, &fake);
+	fake_backing_opens = fake_backing_closes = 0;
+	ncap = 0;
+
+	init_offering_passthrough();
+	lookup_ok(FUSE_ROOT_ID, "p");
+	f = lookup_ok(vfs_nodeid(1, BACKEND_ROOT_INO), "f").nodeid;
+	a = open_ok(f, O_RDWR);
+	ck_assert(a.open_flags & FOPEN_PASSTHROUGH);
+	d = open_ok(f, O_RDWR | O_DIRECT);
+	ck_assert(!(d.open_flags & FOPEN_PASSTHROUGH));
+	ck_assert(d.open_flags & FOPEN_DIRECT_IO);
+	release_ok(f, d.fh);
+	ck_assert_int_eq(fake_backing_closes, 0); /* a still passes through on id 5 */
+	c = open_ok(f, O_RDONLY);
+	ck_assert(c.open_flags & FOPEN_PASSTHROUGH);
+	ck_assert_int_eq(vfsmux_open_out_backing_id(&c), 5);
+	ck_assert_int_eq(fake_backing_opens, 1); /* shared, not registered a second time */
+	release_ok(f, a.fh);
+	ck_assert_int_eq(fake_backing_closes, 0);
+	release_ok(f, c.fh);
+	ck_assert_int_eq(fake_backing_closes, 1);
+	testlib_rmtree(src);
+	free(src);
+}
+END_TEST
+
 /* A writer for which every reply fails as an interrupted request's does. */
 static int reply_gone(void *data, const struct iovec *iov, int iovcnt)
 {
@@ -1141,6 +1244,7 @@ static Suite *dispatch_suite(void)
 	tcase_add_test(tc, init_asks_for_passthrough_only_when_allowed);
 	tcase_add_test(tc, memfs_opens_are_never_passed_through);
 	tcase_add_test(tc, passthrough_opens_carry_one_shared_backing_id);
+	tcase_add_test(tc, mixed_opens_release_only_what_each_acquired);
 	tcase_add_test(tc, empty_setattr_kills_suidgid_of_files_only);
 	tcase_add_test(tc, open_and_create_undone_when_the_reply_is_lost);
 	tcase_add_test(tc, rename_across_mounts_is_exdev);
