@@ -74,14 +74,14 @@ enum config_fault_op {
 };
 #define CONFIG_FAULT_OPS_ALL	  ((UINT64_C(1) << CONFIG_FAULT_NOPS) - 1)
 #define CONFIG_FAULT_ERRORS_MAX	  16
-#define CONFIG_FAULT_DELAY_MAX_MS 1000
+#define CONFIG_FAULT_DELAY_MAX_MS 3600000
 
 struct config_faults {
 	bool enabled;	  /* a `faults:` key was given */
 	double rate;	  /* `rate:` fraction 0..1 of calls that fail; default 0 */
 	uint32_t nerrors; /* >= 1 when enabled (default: EIO alone) */
 	int errors[CONFIG_FAULT_ERRORS_MAX]; /* `errors:` positive errno values, drawn at random */
-	uint32_t delay_ms; /* `delay_ms:` sleep before each faultable call, <= 1000 */
+	uint32_t delay_ms; /* `delay_ms:` sleep before each faultable call, <= 1 hour */
 	uint64_t seed;	   /* `seed:` same seed + same call order = same faults */
 	uint64_t ops;	   /* `ops:` bit (1 << enum config_fault_op) per op that may fail */
 };

@@ -5,7 +5,9 @@
  * the vfs (backends validate their sources), mount, serve in the foreground.
  * SIGINT/SIGTERM detach the mount at once (like umount -l), keep serving
  * files that are still open for a grace period, then end the connection,
- * destroy the backends and exit 0.
+ * destroy the backends and exit 0. The process is gone GRACE_SECONDS after
+ * the signal whatever its backends do: a thread stuck in a backend call is
+ * left behind (exit 1, backends not destroyed) rather than waited for.
  */
 #include "config/config.h"
 #include "server/log.h"
@@ -26,8 +28,15 @@
 #include <time.h>
 #include <unistd.h>
 
-/* How long open files keep working after SIGTERM before the connection is ended. */
+/*
+ * After SIGTERM the process exits within GRACE_SECONDS (docs/vfsmux.1.md):
+ * open files are served for SERVE_SECONDS, then the threads get STOP_SECONDS
+ * to finish (session_opts.stop_seconds); the second left is for the exit
+ * itself (unmount, freeing the backends).
+ */
 #define GRACE_SECONDS 10
+#define STOP_SECONDS  2
+#define SERVE_SECONDS (GRACE_SECONDS - STOP_SECONDS - 1)
 
 static const char usage_text[] =
     "Usage: vfsmux run -c FILE [--mountpoint DIR] [--force] [-v|--debug] [--ready-fd N]\n"
@@ -243,19 +252,38 @@ struct sigctl {
 	atomic_bool done; /* session_run() returned */
 };
 
+/* Nanoseconds from now to *t (CLOCK_MONOTONIC), 0 when past. */
+static int64_t ns_until(const struct timespec *t)
+{
+	struct timespec now;
+	int64_t d;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	d = (int64_t)(t->tv_sec - now.tv_sec) * 1000000000 + (t->tv_nsec - now.tv_nsec);
+	return d > 0 ? d : 0;
+}
+
 static void *signal_main(void *arg)
 {
 	struct sigctl *sc = arg;
-	struct timespec poll = { 0, 200 * 1000000 };
-	time_t deadline = 0;
+	struct timespec deadline = { 0, 0 };
+	bool serving = false; /* a signal came; open files are served until deadline */
 
 	while (!atomic_load(&sc->done)) {
-		int sig = sigtimedwait(&sc->set, NULL, &poll);
+		/* Wake at least every 200 ms to see done, and at the deadline. */
+		int64_t wait = 200 * 1000000;
+		struct timespec poll;
+		int sig;
 
-		if (deadline && time(NULL) >= deadline) {
+		if (serving && ns_until(&deadline) < wait)
+			wait = ns_until(&deadline);
+		poll.tv_sec = (time_t)(wait / 1000000000);
+		poll.tv_nsec = (long)(wait % 1000000000);
+		sig = sigtimedwait(&sc->set, NULL, &poll);
+		if (serving && ns_until(&deadline) == 0) {
 			vlog(VLOG_WARN, "grace period over: closing files still open");
 			session_stop(sc->se);
-			deadline = 0;
+			serving = false;
 		}
 		if (sig < 0)
 			continue;
@@ -264,18 +292,22 @@ static void *signal_main(void *arg)
 					"start (no reload)");
 			continue;
 		}
-		if (deadline) {
+		if (serving || session_stopping(sc->se)) {
 			/* A second signal: stop waiting for open files. */
 			session_stop(sc->se);
+			serving = false;
 			continue;
 		}
+		/* Taken before the unmount, so that nothing it does eats into the grace. */
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_sec += SERVE_SECONDS;
+		serving = true;
 		vlog(VLOG_INFO, "%s: unmounting %s", strsignal(sig), sc->mountpoint);
 		int err = fuse_unmount(sc->mountpoint);
 
 		if (err)
 			vlog(VLOG_WARN, "unmounting %s: %s", sc->mountpoint, strerror(-err));
 		/* Once the last open file closes, the kernel ends the connection by itself. */
-		deadline = time(NULL) + GRACE_SECONDS;
 	}
 	return NULL;
 }
@@ -353,6 +385,7 @@ static int cmd_run(struct cli *c)
 	so.writeback_cache = cfg->fuse.writeback_cache;
 	so.passthrough = cfg->fuse.passthrough;
 	so.io_uring = cfg->fuse.io_uring;
+	so.stop_seconds = STOP_SECONDS;
 	so.ready_fd = c->ready_fd;
 	err = session_create(vfs, fd, &so, &se);
 	if (err) {
@@ -377,6 +410,17 @@ static int cmd_run(struct cli *c)
 	pthread_join(sigthread, NULL);
 	/* Ended by an error or by someone else's umount: make sure nothing stays mounted. */
 	fuse_unmount(mo.mountpoint);
+	if (err == -ETIMEDOUT) {
+		/*
+		 * Threads are still inside backend calls that did not return in
+		 * time: the backends, the vfs and the session are theirs until the
+		 * process ends, so end it now without freeing anything (no atexit
+		 * work either: it could touch what they use).
+		 */
+		fprintf(stderr, "vfsmux: stopped with threads still inside backend calls; "
+				"exiting without destroying the backends\n");
+		_exit(1);
+	}
 	if (err)
 		fprintf(stderr, "vfsmux: session ended: %s\n", strerror(-err));
 	else

@@ -13,7 +13,16 @@
  * Life: the loop ends when the kernel ends the connection (read gives ENODEV
  * once the filesystem is unmounted and its last file closed) or when
  * session_stop() is called; session_stop() interrupts blocked reads with
- * SIGUSR1 (installed without SA_RESTART).
+ * SIGUSR1 (installed without SA_RESTART). A worker (or ring thread) inside a
+ * backend call cannot be interrupted, and a backend call may never return
+ * (a hung network source): so from the moment the session stops, every wait
+ * for the threads has one deadline, stop_seconds later. Threads still busy
+ * then are left behind and session_run() says so (-ETIMEDOUT); the caller
+ * exits the process without destroying what they use. No lock is held
+ * across a wait for a thread.
+ *
+ * A worker that must not serve another request (w->retire) leaves after its
+ * reply, and a fresh worker takes its place (worker_main's `leave`).
  */
 #include "server/backing.h"
 #include "server/fuse_kernel.h"
@@ -37,6 +46,8 @@
 #define MIN_MAX_DATA 65536
 /* Seconds the pool must have surplus idle workers before one is retired. */
 #define RETIRE_AFTER 5
+/* Seconds busy threads get to finish once the session stops (opts.stop_seconds 0). */
+#define STOP_SECONDS_DEFAULT 2.0
 
 int session_create(struct vfs *vfs, int fuse_fd, const struct session_opts *o, struct session **out)
 {
@@ -72,7 +83,15 @@ int session_create(struct vfs *vfs, int fuse_fd, const struct session_opts *o, s
 	}
 	pthread_mutex_init(&se->init_lock, NULL);
 	pthread_mutex_init(&se->lock, NULL);
-	pthread_cond_init(&se->cond, NULL);
+	{
+		/* session_run() waits on cond against CLOCK_MONOTONIC deadlines. */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&se->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	*out = se;
 	return 0;
 }
@@ -269,10 +288,20 @@ static void pool_trim_locked(struct session *se, time_t now, time_t *surplus_sin
 	}
 }
 
+void session_fail(struct session *se, int err)
+{
+	pthread_mutex_lock(&se->lock);
+	if (!se->exit_err)
+		se->exit_err = err;
+	pthread_mutex_unlock(&se->lock);
+	session_stop(se);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct session *se = w->se;
+	bool replace = false;
 
 	while (!atomic_load(&se->stopping)) {
 		ssize_t n = read(w->fd, w->inbuf, se->bufsize);
@@ -307,13 +336,32 @@ static void *worker_main(void *arg)
 		w->requests++; /* per worker: no shared cache line on the hot path */
 		pool_busy(se);
 		dispatch_request(w, w->inbuf, (size_t)n);
+		if (w->retire) {
+			/* Unfit for another request: its reply is out; a fresh worker takes over.
+			 */
+			replace = true;
+			goto leave; /* not counted idle since pool_busy */
+		}
 		if (pool_idle(se))
-			goto retire; /* idle count already dropped by pool_idle */
+			goto leave; /* idle count already dropped by pool_idle */
 	}
 	atomic_fetch_sub(&se->idle, 1);
-retire:
+leave:
 	pthread_mutex_lock(&se->lock);
 	worker_retire_locked(se, w);
+	if (replace && !atomic_load(&se->stopping)) {
+		int err = worker_start_locked(se, true);
+
+		if (err) {
+			vlog(VLOG_ERR, "cannot replace a retired worker: %s", strerror(-err));
+			if (se->nworkers == 0) {
+				/* Nobody would read the next request: end cleanly instead. */
+				if (!se->exit_err)
+					se->exit_err = err;
+				atomic_store(&se->stopping, true);
+			}
+		}
+	}
 	pthread_mutex_unlock(&se->lock);
 	return NULL;
 }
@@ -336,10 +384,38 @@ static void join_dead_locked(struct session *se)
 	}
 }
 
+/* *deadline = now + the stop time (CLOCK_MONOTONIC). */
+static void stop_deadline(const struct session *se, struct timespec *deadline)
+{
+	double secs = se->opts.stop_seconds > 0 ? se->opts.stop_seconds : STOP_SECONDS_DEFAULT;
+	long ns = (long)((secs - (double)(long)secs) * 1e9);
+
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += (time_t)secs;
+	deadline->tv_nsec += ns;
+	if (deadline->tv_nsec >= 1000000000) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000;
+	}
+}
+
+static bool past(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 int session_run(struct session *se)
 {
 	struct sigaction sa;
 	time_t surplus_since = 0;
+	struct timespec deadline;
+	bool stopping_seen = false;
+	struct uring *u;
+	uint32_t busy;
 	int err = 0;
 
 	memset(&sa, 0, sizeof(sa));
@@ -358,27 +434,54 @@ int session_run(struct session *se)
 		struct timespec ts;
 
 		pool_trim_locked(se, time(NULL), &surplus_since);
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 100 * 1000000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
+		if (stopping_seen &&
+		    (ts.tv_sec > deadline.tv_sec ||
+		     (ts.tv_sec == deadline.tv_sec && ts.tv_nsec > deadline.tv_nsec)))
+			ts = deadline;
 		pthread_cond_timedwait(&se->cond, &se->lock, &ts);
 		join_dead_locked(se);
 		/* A kick can land just before a worker enters read(): repeat until all are out. */
 		if (atomic_load(&se->stopping)) {
+			if (!stopping_seen) {
+				stop_deadline(se, &deadline);
+				stopping_seen = true;
+			}
+			if (past(&deadline))
+				break; /* the rest are stuck in backend calls */
 			for (struct worker *w = se->workers; w; w = w->next)
 				pthread_kill(w->thread, SIGUSR1);
 			uring_kick(se->uring);
 		}
 	}
 	join_dead_locked(se);
-	/* The rings end with the connection (their commands fail) or on the stop above. */
-	uring_stop(se->uring);
+	busy = se->nworkers;
+	u = se->uring;
 	se->uring = NULL;
+	pthread_mutex_unlock(&se->lock);
+	if (!stopping_seen)
+		stop_deadline(se, &deadline);
+	/* The rings end with the connection (their commands fail) or on the stop above. */
+	if (uring_stop(u, &deadline) == -ETIMEDOUT)
+		se->abandoned = true;
+	pthread_mutex_lock(&se->lock);
+	if (busy) {
+		vlog(VLOG_WARN,
+		     "%" PRIu32
+		     " worker thread%s still inside a backend call at the stop deadline; "
+		     "left behind",
+		     busy, busy == 1 ? "" : "s");
+		se->abandoned = true;
+	}
 	if (!err)
 		err = se->exit_err;
+	if (se->abandoned)
+		err = -ETIMEDOUT;
 	vlog(VLOG_INFO,
 	     "served %llu requests; %" PRIu32 " worker threads started, at most %" PRIu32
 	     " at once",
@@ -405,7 +508,8 @@ bool session_stopping(const struct session *se)
 
 void session_destroy(struct session *se)
 {
-	if (!se)
+	/* Threads left behind by session_run() still use se: it lives until exit. */
+	if (!se || se->abandoned)
 		return;
 	assert(se->nworkers == 0);
 	if (se->opts.ready_fd >= 0)

@@ -21,10 +21,10 @@ struct session_opts {
 	uint32_t max_threads; /* more are started while all are busy, up to this */
 	uint32_t max_write;   /* bytes */
 	bool writeback_cache;
-	bool passthrough;     /* offer kernel passthrough (FUSE_PASSTHROUGH) for backends' files */
-	bool io_uring;	      /* take requests over io_uring when the kernel offers it */
-	double grace_seconds; /* after stop: keep serving open files this long */
-	int ready_fd;	      /* >= 0: "ok\n" is written here after INIT, then closed */
+	bool passthrough;    /* offer kernel passthrough (FUSE_PASSTHROUGH) for backends' files */
+	bool io_uring;	     /* take requests over io_uring when the kernel offers it */
+	double stop_seconds; /* once stopping: how long busy threads get to finish (0: 2 s) */
+	int ready_fd;	     /* >= 0: "ok\n" is written here after INIT, then closed */
 };
 
 /* Does not take ownership of vfs. fd may be -1 for tests (then writev_fn is used). */
@@ -34,7 +34,13 @@ void session_set_writer(struct session *se, session_writev_fn fn, void *data);
 struct backing_ops;
 /* Tests: replace the backing-file ioctls (server/backing.h). Before INIT. */
 void session_set_backing_ops(struct session *se, const struct backing_ops *ops);
-/* Serve until the kernel ends the connection (ENODEV) or session_stop(). Returns 0 or -errno. */
+/*
+ * Serve until the kernel ends the connection (ENODEV) or session_stop().
+ * Returns 0 or -errno; returns at most stop_seconds after the session began
+ * to stop. -ETIMEDOUT: some threads were still inside a backend call then and
+ * were left running; session_destroy() then keeps se, and the caller must not
+ * destroy the vfs either: exit the process.
+ */
 int session_run(struct session *se);
 /* Ask the workers to finish; safe from any thread (not from a signal handler). */
 void session_stop(struct session *se);

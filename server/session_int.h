@@ -28,7 +28,14 @@ struct worker {
 	uint8_t *outbuf;   /* se->max_data bytes: READ, READDIR, xattr, readlink payloads */
 	uint64_t requests; /* read by this worker; added to se->requests when it retires */
 	struct uring_ent *ring; /* ring threads (server/uring.c): replies are staged there */
-	struct worker *next;	/* se->workers list; se->lock */
+	/*
+	 * Set while serving a request when this thread must serve no other
+	 * (e.g. credentials it could not restore). Its loop checks it after the
+	 * reply and leaves; the pool counts it out and starts a replacement (a
+	 * ring thread hands its entry to a successor, which commits the reply).
+	 */
+	bool retire;
+	struct worker *next; /* se->workers list; se->lock */
 };
 
 struct session {
@@ -64,7 +71,9 @@ struct session {
 	uint32_t started;     /* workers ever started; se->lock */
 	uint32_t peak;	      /* most workers alive at once; se->lock */
 	atomic_bool stopping; /* session_stop() called or the connection ended */
-	int exit_err;	      /* first fatal error of a worker, 0 if none */
+	int exit_err;	      /* first fatal error of a worker, 0 if none; se->lock */
+	/* session_run() returned with threads still busy: se and the vfs stay in use. */
+	bool abandoned;
 };
 
 /* dispatch.c: decode, route and answer one request read by w. */
@@ -72,5 +81,8 @@ void dispatch_request(struct worker *w, const uint8_t *buf, size_t len);
 
 /* Called by dispatch once INIT was answered (ready-fd). */
 void session_init_done(struct session *se);
+
+/* A thread found the session cannot go on: record err (the first one wins) and stop. */
+void session_fail(struct session *se, int err);
 
 #endif

@@ -10,6 +10,16 @@
  * kernel (waiting for a request) or with its thread (serving one), never both,
  * and every request taken from it is committed exactly once: that is the
  * invariant the kernel relies on to find the request again by commit_id.
+ *
+ * A thread that leaves while the session runs (it gave up after refusals or
+ * an error, or it retires on purpose after serving a request) is counted out
+ * of its queue and replaced at once by a successor that takes over its
+ * buffers: the kernel knows an entry by its buffers and a request by its
+ * commit_id, not by the ring that fetched it, so a reply staged by the
+ * leaver is committed by the successor from its own ring. Only when a queue
+ * keeps failing (uring_policy.h) is it given up, and then the whole session
+ * ends (an error exit) if the kernel already sends requests by ring: a queue
+ * without a thread would leave the callers on its CPU waiting for ever.
  */
 #include "server/uring.h"
 
@@ -17,11 +27,14 @@
 #include "server/log.h"
 #include "server/session_int.h"
 #include "server/uring_msg.h"
+#include "server/uring_policy.h"
 
 #include <errno.h>
+#include <time.h>
 
 #ifdef VFSMUX_HAVE_LIBURING
 
+#include <assert.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
@@ -44,10 +57,15 @@ struct uring_ent {
 	struct uring *u;
 	uint16_t qid;
 	pthread_t thread;
-	atomic_bool done;
+	atomic_bool done;	/* the thread has left (ent_leave) and may be joined */
 	struct uring_ent *next; /* u->ents; u->lock */
 	struct io_uring ring;
 	bool ring_ok;
+	/* The next command for the entry: REGISTER, or COMMIT_AND_FETCH of commit_id
+	 * (a reply is staged). Set by the thread; a successor starts from its
+	 * predecessor's, so a staged reply is committed exactly once. */
+	uint32_t op;
+	uint64_t commit_id;
 	struct fuse_uring_req_header *hdr; /* registered as iov[0] */
 	uint8_t *buf;			   /* URING_MSG_HEADROOM + payload */
 	uint8_t *payload;		   /* buf + URING_MSG_HEADROOM, registered as iov[1] */
@@ -69,7 +87,10 @@ struct uring_ent {
  */
 struct uring_queue {
 	atomic_uint idle; /* threads with their entry armed, waiting for a request */
-	unsigned threads; /* started; u->lock */
+	unsigned threads; /* running (started, not yet left); u->lock */
+	/* Threads that gave up in a row with no request served between (ring_leave);
+	 * reset by a served request. */
+	atomic_uint failures;
 };
 
 struct uring {
@@ -78,7 +99,13 @@ struct uring {
 	unsigned nqueues;
 	unsigned max_per_queue;
 	size_t payload; /* each entry's payload buffer */
+	/* The kernel sent a request by ring: it switched to the rings for good,
+	 * so from now on every queue must keep a thread. */
+	atomic_bool ready;
+	/* Lock order: se->lock before u->lock. Never held across a backend call
+	 * or a wait on the kernel; uring_stop() waits on cond with a deadline. */
 	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* broadcast when a thread leaves */
 	struct uring_ent *ents; /* every started thread, newest first; lock */
 	struct uring_queue *queues;
 };
@@ -243,15 +270,37 @@ static int ring_setup(struct uring_ent *e)
 }
 
 static void ring_grow(struct uring *u, uint16_t qid);
+static void ent_leave(struct uring_ent *e, int err);
+
+/* First request by ring: the kernel switched over, so an empty queue is now a hole. */
+static void ring_ready(struct uring *u)
+{
+	int hole = -1;
+
+	if (atomic_load_explicit(&u->ready, memory_order_relaxed) ||
+	    atomic_exchange(&u->ready, true))
+		return;
+	pthread_mutex_lock(&u->lock);
+	for (unsigned qid = 0; qid < u->nqueues && hole < 0; qid++)
+		if (u->queues[qid].threads == 0)
+			hole = (int)qid;
+	pthread_mutex_unlock(&u->lock);
+	if (hole >= 0) {
+		vlog(VLOG_ERR,
+		     "io_uring: the kernel switched to the rings but queue %d has no "
+		     "thread; ending the session",
+		     hole);
+		session_fail(u->se, -EIO);
+	}
+}
 
 static void *ent_main(void *arg)
 {
 	struct uring_ent *e = arg;
 	struct uring_queue *q = &e->u->queues[e->qid];
-	uint32_t op = FUSE_IO_URING_CMD_REGISTER;
-	uint64_t commit_id = 0;
-	int err, res, again = 0;
-	bool idle = false;
+	struct ring_retry retry = { 0 };
+	int err, res;
+	bool idle = false, pause;
 
 	pin_to_cpu(e->qid);
 	err = ring_setup(e);
@@ -260,7 +309,9 @@ static void *ent_main(void *arg)
 		goto out;
 	}
 	for (;;) {
-		err = queue_cmd(e, op, commit_id);
+		bool registering = e->op == FUSE_IO_URING_CMD_REGISTER;
+
+		err = queue_cmd(e, e->op, e->commit_id);
 		if (!err) {
 			if (!idle) {
 				atomic_fetch_add(&q->idle, 1);
@@ -270,47 +321,49 @@ static void *ent_main(void *arg)
 		}
 		if (err)
 			break;
-		if (res == -EAGAIN && op == FUSE_IO_URING_CMD_REGISTER && again++ < 100) {
-			/* INIT not yet processed by the kernel: cannot last. */
-			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		switch (ring_step(&retry, registering, res, &pause)) {
+		case RING_REGISTER:
+			if (!registering)
+				vlog_once(
+				    VLOG_WARN,
+				    "io_uring: a reply was refused (%s); entry registered again",
+				    strerror(-res));
+			if (pause)
+				nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+			e->op = FUSE_IO_URING_CMD_REGISTER;
+			e->commit_id = 0;
 			continue;
-		}
-		if ((res == -ENOENT || res == -EIO) && op == FUSE_IO_URING_CMD_COMMIT_AND_FETCH &&
-		    again++ < 100) {
-			/*
-			 * The kernel no longer knew the request (it ended without
-			 * us) or the entry: our reply is void, and the entry was
-			 * not armed again. Register it anew rather than leave this
-			 * CPU's queue a thread short.
-			 */
-			vlog_once(VLOG_WARN,
-				  "io_uring: a reply was refused (%s); entry registered again",
-				  strerror(-res));
-			op = FUSE_IO_URING_CMD_REGISTER;
-			continue;
-		}
-		if (res < 0) {
-			err = res;
+		case RING_GIVE_UP:
+			err = res < 0 ? res : -EIO;
+			break;
+		case RING_SERVE:
 			break;
 		}
+		if (err)
+			break;
 		/* Busy now; the queue's last idle thread asks for another. */
 		idle = false;
 		if (atomic_fetch_sub(&q->idle, 1) == 1)
 			ring_grow(e->u, e->qid);
+		if (atomic_load_explicit(&q->failures, memory_order_relaxed))
+			atomic_store(&q->failures, 0);
+		ring_ready(e->u);
 		e->w.requests++;
 		e->dirty = true;
-		commit_id = serve(e);
-		op = FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
+		e->commit_id = serve(e);
+		e->op = FUSE_IO_URING_CMD_COMMIT_AND_FETCH;
+		/*
+		 * A thread unfit to serve another request (w.retire) leaves here,
+		 * its reply staged: ent_leave() hands the entry to a successor,
+		 * which commits the reply, so the caller gets it all the same.
+		 */
+		if (e->w.retire)
+			break;
 	}
-	if (err == -ENOTCONN || err == -ECONNABORTED || err == -ECANCELED || err == -ESHUTDOWN)
-		err = 0; /* the connection ended or we were asked to stop */
-	if (err)
-		vlog_once(VLOG_WARN, "io_uring: queue %u stopped: %s", (unsigned)e->qid,
-			  strerror(-err));
 out:
 	if (idle)
 		atomic_fetch_sub(&q->idle, 1);
-	atomic_store(&e->done, true);
+	ent_leave(e, err);
 	return NULL;
 }
 
@@ -343,8 +396,12 @@ static void ent_free(struct uring_ent *e)
 	free(e);
 }
 
-/* Start one more ring thread for queue qid. u->lock held. */
-static int ent_start_locked(struct uring *u, uint16_t qid)
+/*
+ * Start one more ring thread for queue qid: with new buffers, or (from set)
+ * taking over from's buffers and next command, so the kernel entry and any
+ * reply staged in them go on with the successor. u->lock held.
+ */
+static int ent_start_locked(struct uring *u, uint16_t qid, struct uring_ent *from)
 {
 	struct session *se = u->se;
 	struct uring_ent *e = calloc(1, sizeof(*e));
@@ -355,12 +412,22 @@ static int ent_start_locked(struct uring *u, uint16_t qid)
 	e->u = u;
 	e->qid = qid;
 	e->payload_size = u->payload;
-	e->hdr = calloc(1, sizeof(*e->hdr));
-	e->buf = map_buf(URING_MSG_HEADROOM + u->payload);
-	e->w.outbuf = map_buf(se->max_data);
-	if (!e->hdr || !e->buf || !e->w.outbuf) {
-		ent_free(e);
-		return -ENOMEM;
+	e->op = FUSE_IO_URING_CMD_REGISTER;
+	if (from) {
+		e->hdr = from->hdr;
+		e->buf = from->buf;
+		e->w.outbuf = from->w.outbuf;
+		e->op = from->op;
+		e->commit_id = from->commit_id;
+		e->dirty = from->dirty;
+	} else {
+		e->hdr = calloc(1, sizeof(*e->hdr));
+		e->buf = map_buf(URING_MSG_HEADROOM + u->payload);
+		e->w.outbuf = map_buf(se->max_data);
+		if (!e->hdr || !e->buf || !e->w.outbuf) {
+			ent_free(e);
+			return -ENOMEM;
+		}
 	}
 	e->payload = e->buf + URING_MSG_HEADROOM;
 	e->iov[0] = (struct iovec){ .iov_base = e->hdr, .iov_len = sizeof(*e->hdr) };
@@ -370,13 +437,81 @@ static int ent_start_locked(struct uring *u, uint16_t qid)
 	e->w.ring = e;
 	err = -pthread_create(&e->thread, NULL, ent_main, e);
 	if (err) {
+		if (from) /* the buffers stay with from, freed with it */
+			e->hdr = NULL, e->buf = NULL, e->w.outbuf = NULL;
 		ent_free(e);
 		return err;
 	}
+	if (from)
+		from->hdr = NULL, from->buf = NULL, from->w.outbuf = NULL;
 	e->next = u->ents;
 	u->ents = e;
 	u->queues[qid].threads++;
 	return 0;
+}
+
+/*
+ * The thread of e leaves (err: why it gave up, 0 when it was asked to stop or
+ * retires). Its ring is closed first: the kernel cancels an entry still armed
+ * on it, so no request is put where nobody waits. Then it is counted out and,
+ * while the session runs, replaced (ring_leave), or the session is failed.
+ */
+static void ent_leave(struct uring_ent *e, int err)
+{
+	struct uring *u = e->u;
+	struct session *se = u->se;
+	struct uring_queue *q = &u->queues[e->qid];
+	bool ended = err == -ENOTCONN || err == -ECONNABORTED || err == -ECANCELED ||
+		     err == -ESHUTDOWN; /* the connection ended, or we were asked to stop */
+	bool running, fail = false;
+	unsigned failures;
+
+	if (e->ring_ok) {
+		io_uring_queue_exit(&e->ring);
+		e->ring_ok = false;
+	}
+	if (ended)
+		err = 0;
+	if (err)
+		vlog_once(VLOG_WARN, "io_uring: a thread of queue %u gave up: %s", (unsigned)e->qid,
+			  strerror(-err));
+	pthread_mutex_lock(&u->lock);
+	assert(q->threads > 0);
+	q->threads--;
+	running = !ended && !atomic_load(&u->quit) && !atomic_load(&se->stopping);
+	failures = atomic_load(&q->failures);
+	switch (ring_leave(&failures, running, err != 0, atomic_load(&u->ready), q->threads)) {
+	case RING_LEAVE_QUIET:
+		break;
+	case RING_LEAVE_REPLACE: {
+		int serr = ent_start_locked(u, e->qid, e);
+
+		if (serr) {
+			vlog(VLOG_ERR, "io_uring: cannot replace a thread of queue %u: %s",
+			     (unsigned)e->qid, strerror(-serr));
+			/* A staged reply nobody commits, or a hole: callers would wait. */
+			fail = e->op != FUSE_IO_URING_CMD_REGISTER ||
+			       (atomic_load(&u->ready) && q->threads == 0);
+		}
+		break;
+	}
+	case RING_LEAVE_FAIL:
+		vlog(VLOG_ERR, "io_uring: queue %u keeps failing; ending the session",
+		     (unsigned)e->qid);
+		fail = true;
+		break;
+	case RING_LEAVE_FALLBACK:
+		vlog(VLOG_WARN,
+		     "io_uring: queue %u keeps failing; the connection stays on /dev/fuse",
+		     (unsigned)e->qid);
+		break;
+	}
+	atomic_store(&q->failures, failures);
+	atomic_store(&e->done, true);
+	pthread_cond_broadcast(&u->cond);
+	pthread_mutex_unlock(&u->lock);
+	if (fail)
+		session_fail(se, -EIO); /* takes se->lock: not under u->lock */
 }
 
 static void ring_grow(struct uring *u, uint16_t qid)
@@ -386,7 +521,7 @@ static void ring_grow(struct uring *u, uint16_t qid)
 	pthread_mutex_lock(&u->lock);
 	if (!atomic_load(&u->quit) && !atomic_load(&u->se->stopping) &&
 	    u->queues[qid].threads < u->max_per_queue)
-		err = ent_start_locked(u, qid);
+		err = ent_start_locked(u, qid, NULL);
 	pthread_mutex_unlock(&u->lock);
 	if (err)
 		vlog_once(VLOG_WARN, "io_uring: cannot start another ring thread: %s",
@@ -404,30 +539,61 @@ void uring_kick(struct uring *u)
 	pthread_mutex_unlock(&u->lock);
 }
 
-static bool all_done(struct uring *u)
+/* The threads not yet left. u->lock held. */
+static unsigned running_locked(struct uring *u)
 {
-	bool all = true;
+	unsigned n = 0;
 
-	pthread_mutex_lock(&u->lock);
 	for (struct uring_ent *e = u->ents; e; e = e->next)
 		if (!atomic_load(&e->done))
-			all = false;
-	pthread_mutex_unlock(&u->lock);
-	return all;
+			n++;
+	return n;
 }
 
-void uring_stop(struct uring *u)
+static void uring_free(struct uring *u)
+{
+	pthread_cond_destroy(&u->cond);
+	pthread_mutex_destroy(&u->lock);
+	free(u->queues);
+	free(u);
+}
+
+int uring_stop(struct uring *u, const struct timespec *deadline)
 {
 	uint64_t requests = 0;
-	unsigned threads = 0;
+	unsigned threads = 0, busy;
 
 	if (!u)
-		return;
+		return 0;
 	atomic_store(&u->quit, true); /* no thread starts after this */
-	/* A kick can land just before a thread enters its wait: repeat until all are out. */
-	while (!all_done(u)) {
-		uring_kick(u);
-		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000 }, NULL);
+	pthread_mutex_lock(&u->lock);
+	/* A kick can land just before a thread enters its wait: kick again each 20 ms. */
+	while ((busy = running_locked(u)) > 0) {
+		struct timespec now, next;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > deadline->tv_sec ||
+		    (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec))
+			break;
+		for (struct uring_ent *e = u->ents; e; e = e->next)
+			if (!atomic_load(&e->done))
+				pthread_kill(e->thread, SIGUSR1);
+		next = now;
+		next.tv_nsec += 20 * 1000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&u->cond, &u->lock, &next);
+	}
+	pthread_mutex_unlock(&u->lock);
+	if (busy) {
+		/* Still inside a backend call: they keep u; the process is about to exit. */
+		vlog(VLOG_WARN,
+		     "io_uring: %u ring thread%s still busy at the stop deadline; left "
+		     "behind",
+		     busy, busy == 1 ? "" : "s");
+		return -ETIMEDOUT;
 	}
 	while (u->ents) {
 		struct uring_ent *e = u->ents;
@@ -440,9 +606,8 @@ void uring_stop(struct uring *u)
 	}
 	vlog(VLOG_INFO, "io_uring: served %llu requests with %u ring threads",
 	     (unsigned long long)requests, threads);
-	pthread_mutex_destroy(&u->lock);
-	free(u->queues);
-	free(u);
+	uring_free(u);
+	return 0;
 }
 
 int uring_start(struct session *se, struct uring **out)
@@ -457,15 +622,16 @@ int uring_start(struct session *se, struct uring **out)
 		return -ENOMEM;
 	u->se = se;
 	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->cond, NULL);
 	u->nqueues = possible_cpus();
 	if (u->nqueues == 0 || u->nqueues > UINT16_MAX) {
 		vlog(VLOG_WARN, "io_uring: cannot tell the number of CPUs; staying on /dev/fuse");
-		uring_stop(u);
+		uring_free(u);
 		return -EINVAL;
 	}
 	u->queues = calloc(u->nqueues, sizeof(*u->queues));
 	if (!u->queues) {
-		uring_stop(u);
+		uring_free(u);
 		return -ENOMEM;
 	}
 	u->max_per_queue = se->opts.max_threads ? se->opts.max_threads : 1;
@@ -475,7 +641,7 @@ int uring_start(struct session *se, struct uring **out)
 		u->payload = 32 * 4096;
 	pthread_mutex_lock(&u->lock);
 	for (unsigned qid = 0; qid < u->nqueues; qid++) {
-		err = ent_start_locked(u, (uint16_t)qid);
+		err = ent_start_locked(u, (uint16_t)qid, NULL);
 		if (err)
 			break;
 		started++;
@@ -490,7 +656,7 @@ int uring_start(struct session *se, struct uring **out)
 		 * keeps the whole connection on /dev/fuse.
 		 */
 		if (!started) {
-			uring_stop(u);
+			uring_free(u);
 			return err;
 		}
 	}
@@ -515,9 +681,11 @@ int uring_start(struct session *se, struct uring **out)
 	return -EOPNOTSUPP;
 }
 
-void uring_stop(struct uring *u)
+int uring_stop(struct uring *u, const struct timespec *deadline)
 {
 	(void)u;
+	(void)deadline;
+	return 0;
 }
 
 void uring_kick(struct uring *u)

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <sys/uio.h>
+#include <time.h>
 
 struct session;
 struct uring;
@@ -30,8 +31,14 @@ bool uring_available(void);
  */
 int uring_start(struct session *se, struct uring **out);
 
-/* Ask the ring threads to finish, wait for them, free everything. NULL is fine. */
-void uring_stop(struct uring *u);
+/*
+ * Ask the ring threads to finish and wait for them, but not past deadline
+ * (CLOCK_MONOTONIC): 0 when all have left and everything was freed;
+ * -ETIMEDOUT when some are still busy (inside a backend call that does not
+ * return): they keep u, which is then never freed (the process is about to
+ * exit). NULL is fine. Call it holding no lock.
+ */
+int uring_stop(struct uring *u, const struct timespec *deadline);
 
 /* Interrupt the ring threads' waits so they see the session stopping. */
 void uring_kick(struct uring *u);

@@ -350,3 +350,52 @@ check_write_drops_fcaps() {
 	done
 	rm -f "$f"
 }
+
+# check_term_with_hung_call NAME DIR [CALLER...]: DIR is on the running daemon's
+# mount, and its backend's statfs hangs (faults: {rate: 0, delay_ms: 3600000,
+# ops: [statfs]}: an hour, a hung network source). Once a caller's STATFS is
+# inside the daemon (the caller waits in the kernel for the answer), SIGTERM
+# must still end the daemon within its grace time (10 s, docs/vfsmux.1.md):
+# the stuck thread is left behind, the daemon exits 1 saying so, and the
+# caller gets an error instead of waiting for ever. Waits on events only: the
+# caller's wait channel, then the daemon's exit (failure only past 60 s).
+# CALLER is a prefix for stat (e.g. taskset -c 0).
+check_term_with_hung_call() {
+	local n=$1 d=$2 caller i t0 t1 pid=$DPID
+	shift 2
+	"$@" stat -f "$d" >/dev/null 2>&1 &
+	caller=$!
+	for ((i = 0; i < 400; i++)); do
+		grep -q request_wait_answer "/proc/$caller/wchan" 2>/dev/null && break
+		sleep 0.05
+	done
+	if ! grep -q request_wait_answer "/proc/$caller/wchan" 2>/dev/null; then
+		it_fail "$n: a STATFS is held in the daemon" "the caller waits in $(cat "/proc/$caller/wchan" 2>&1)"
+		return
+	fi
+	it_pass "$n: a STATFS is held in the daemon"
+	t0=$(date +%s%N)
+	our_child "$pid" && kill -TERM "$pid"
+	for ((i = 0; i < 600; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	t1=$(date +%s%N)
+	if alive "$pid"; then
+		it_fail "$n: SIGTERM ends the daemon within its grace time" "still running after 60 s"
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		DAEMON_RC=timeout
+	else
+		wait "$pid" 2>/dev/null
+		DAEMON_RC=$?
+		it_pass "$n: SIGTERM ends the daemon within its grace time ($(((t1 - t0) / 1000000)) ms)"
+	fi
+	it_forget_pid "$pid"
+	eq "$n: exit 1, the stuck thread left behind" 1 "$DAEMON_RC"
+	contains "$n: the daemon says what it left behind" "$(tail -n 5 "$WORK/daemon.log")" \
+		"still inside backend calls"
+	wait "$caller"
+	[ $? -ne 0 ] && it_pass "$n: the held caller gets an error" ||
+		it_fail "$n: the held caller gets an error" "stat -f succeeded"
+}

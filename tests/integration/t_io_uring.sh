@@ -152,6 +152,22 @@ else
 	it_fail "--force recovers the stale mountpoint" "ready said '$READY_STATUS'"
 fi
 
+# A backend call that never returns holds one ring thread; SIGTERM still ends
+# the daemon within its grace time (the stuck ring thread is left behind).
+write_config "$WORK/hung.yaml" <<EOF
+mountpoint: $MNT
+fuse: {io_uring: true}
+mounts:
+  - {path: /mem, type: memfs}
+  - {path: /hung, type: memfs, faults: {rate: 0, delay_ms: 3600000, ops: [statfs]}}
+EOF
+n0=$(($(wc -l <"$WORK/daemon.log") + 1))
+mount_or_die "$WORK/hung.yaml"
+ok "hung mount: the memfs mount is served" taskset -c 0 sh -c "echo x >'$MNT/mem/x' && cat '$MNT/mem/x'"
+check_term_with_hung_call "io_uring" "$MNT/hung" taskset -c 0
+contains "io_uring: the hung call was taken by a ring thread" "$(tail -n "+$n0" "$WORK/daemon.log")" \
+	"ring thread still busy"
+
 # The key alone does nothing while the module parameter is off.
 echo N >"$PARAM"
 n0=$(($(wc -l <"$WORK/daemon.log") + 1))

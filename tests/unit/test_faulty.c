@@ -592,7 +592,7 @@ START_TEST(bad_config_is_refused_and_inner_stays_callers)
 	bad[3] = faults(0.5, EIO, 0);
 	bad[3].nerrors = 0;
 	bad[4] = faults(0.5, EIO, 0);
-	bad[4].delay_ms = 5000;
+	bad[4].delay_ms = CONFIG_FAULT_DELAY_MAX_MS + 1;
 	ck_assert_int_eq(spy_ops.create(NULL, &inner, err, sizeof(err)), 0);
 	for (int i = 0; i < 5; i++) {
 		fops = NULL;
@@ -829,7 +829,7 @@ START_TEST(config_faults_errors_have_positions)
 					 "    faults:\n"
 					 "      rate: 1.5\n"
 					 "      errors: [EIO, ENOSYS, EIO]\n"
-					 "      delay_ms: 1001\n"
+					 "      delay_ms: 3600001\n"
 					 "      ops: [release, frobnicate]\n"
 					 "      when: now\n",
 					 &errs);
@@ -840,7 +840,7 @@ START_TEST(config_faults_errors_have_positions)
 		{ 5, 13, "mounts[0].faults.rate", "between 0 and 1" },
 		{ 6, 21, "mounts[0].faults.errors[1]", "ENOSYS" },
 		{ 6, 29, "mounts[0].faults.errors[2]", "twice" },
-		{ 7, 17, "mounts[0].faults.delay_ms", "at most 1000" },
+		{ 7, 17, "mounts[0].faults.delay_ms", "at most 3600000" },
 		{ 8, 13, "mounts[0].faults.ops[0]", "never fails" },
 		{ 8, 22, "mounts[0].faults.ops[1]", "unknown op" },
 		{ 9, 7, "mounts[0].faults.when", "unknown key" },

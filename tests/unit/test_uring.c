@@ -2,8 +2,11 @@
  * tests/unit/test_uring.c - FUSE-over-io_uring entry buffers against the
  * bytes of a /dev/fuse read and writev (server/uring_msg.c): entries filled
  * here the way the kernel fills them (fs/fuse/dev_uring.c), no kernel needed.
+ * And the ring threads' retry and replacement rules (server/uring_policy.c)
+ * fed injected refusals and failures.
  */
 #include "server/uring_msg.h"
+#include "server/uring_policy.h"
 #include "testlib.h"
 
 #include <errno.h>
@@ -223,10 +226,80 @@ START_TEST(a_reply_quoting_the_request_payload_survives_the_copy)
 }
 END_TEST
 
+/*
+ * A long-lived ring thread is refused now and then (a commit the kernel no
+ * longer knows, a register before INIT): each run of refusals ends with a
+ * request served. Far more refusals in all than RING_RETRIES must never make
+ * it give up, or its CPU's queue would lose a thread for a passing cause.
+ */
+START_TEST(refusals_between_served_requests_never_exhaust_the_retries)
+{
+	struct ring_retry r = { 0 };
+	bool pause;
+
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < RING_RETRIES; i++) {
+			ck_assert_int_eq(ring_step(&r, false, -ENOENT, &pause), RING_REGISTER);
+			ck_assert(!pause);
+			ck_assert_int_eq(ring_step(&r, true, -EAGAIN, &pause), RING_REGISTER);
+			ck_assert(pause);
+			i++;
+		}
+		ck_assert_int_eq(ring_step(&r, true, 0, &pause), RING_SERVE);
+	}
+	ck_assert_uint_eq(r.again, 0);
+}
+END_TEST
+
+/* Refusals in a row do end: the thread gives up after RING_RETRIES of them. */
+START_TEST(refusals_in_a_row_end_in_giving_up)
+{
+	struct ring_retry r = { 0 };
+	bool pause;
+
+	for (int i = 0; i < RING_RETRIES; i++)
+		ck_assert_int_eq(ring_step(&r, false, -EIO, &pause), RING_REGISTER);
+	ck_assert_int_eq(ring_step(&r, false, -EIO, &pause), RING_GIVE_UP);
+	/* Other errors are not retried: EAGAIN of a commit, anything else. */
+	r.again = 0;
+	ck_assert_int_eq(ring_step(&r, false, -EAGAIN, &pause), RING_GIVE_UP);
+	ck_assert_int_eq(ring_step(&r, true, -EINVAL, &pause), RING_GIVE_UP);
+	ck_assert_int_eq(ring_step(&r, true, -ENOTCONN, &pause), RING_GIVE_UP);
+}
+END_TEST
+
+/*
+ * A thread that leaves while the session runs is replaced: always when it
+ * retires on purpose, up to RING_RESTARTS failures in a row otherwise. Past
+ * that its queue is a hole unless others serve it: the session fails when
+ * the kernel already sends requests by ring, and stays on /dev/fuse when it
+ * never switched. A stopping session replaces nothing.
+ */
+START_TEST(a_leaving_thread_is_replaced_or_the_session_fails)
+{
+	unsigned failures = 0;
+
+	ck_assert_int_eq(ring_leave(&failures, false, true, true, 0), RING_LEAVE_QUIET);
+	ck_assert_uint_eq(failures, 0);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(ring_leave(&failures, true, false, true, 0), RING_LEAVE_REPLACE);
+	ck_assert_uint_eq(failures, 0);
+	for (int i = 0; i < RING_RESTARTS; i++)
+		ck_assert_int_eq(ring_leave(&failures, true, true, true, 0), RING_LEAVE_REPLACE);
+	ck_assert_int_eq(ring_leave(&failures, true, true, true, 0), RING_LEAVE_FAIL);
+	ck_assert_int_eq(ring_leave(&failures, true, true, false, 0), RING_LEAVE_FALLBACK);
+	ck_assert_int_eq(ring_leave(&failures, true, true, true, 2), RING_LEAVE_QUIET);
+	/* A request served on the queue resets the count (uring.c): replaced again. */
+	failures = 0;
+	ck_assert_int_eq(ring_leave(&failures, true, true, true, 0), RING_LEAVE_REPLACE);
+}
+END_TEST
+
 static Suite *uring_suite(void)
 {
 	Suite *s = suite_create("uring");
 	TCase *tc = tcase_create("msg");
+	TCase *tp = tcase_create("policy");
 
 	tcase_add_test(tc, a_lookup_is_its_header_then_the_name);
 	tcase_add_test(tc, a_write_keeps_its_data_in_place_behind_the_per_op_struct);
@@ -237,6 +310,10 @@ static Suite *uring_suite(void)
 	tcase_add_test(tc, a_reply_that_does_not_fit_is_refused_and_leaves_the_entry);
 	tcase_add_test(tc, a_reply_quoting_the_request_payload_survives_the_copy);
 	suite_add_tcase(s, tc);
+	tcase_add_test(tp, refusals_between_served_requests_never_exhaust_the_retries);
+	tcase_add_test(tp, refusals_in_a_row_end_in_giving_up);
+	tcase_add_test(tp, a_leaving_thread_is_replaced_or_the_session_fails);
+	suite_add_tcase(s, tp);
 	return s;
 }
 
