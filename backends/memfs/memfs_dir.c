@@ -9,8 +9,16 @@
  *     it is removed, so resuming "after cookie c" neither repeats nor skips
  *     an entry that survived. Removal leaves a tombstone that compaction
  *     drops later; lookups by cookie are a binary search.
- * Rename over an existing name keeps the target's entry (and cookie) and
- * only points it at the moved inode; EXCHANGE swaps the inodes of two entries.
+ * Rename never hands a cookie beyond a listing's position to an entry that
+ * stays in its directory: a rename within one directory renames the entry in
+ * its slot (same cookie), replacing an existing name or not (the replaced
+ * entry goes, as an unlink would). A listing of a directory whose entries are
+ * only renamed therefore walks a set of cookies that never grows: it ends,
+ * sees each entry that was not renamed exactly once, and a renamed one once
+ * (under the old or the new name) or, when it replaced a name the listing had
+ * already passed, twice. An entry that comes from another directory is new
+ * there and gets the next cookie, as a create would; over an existing name it
+ * takes that entry's cookie. EXCHANGE swaps the inodes of two entries.
  */
 #include "memfs_int.h"
 
@@ -214,6 +222,27 @@ static void dir_erase(struct memfs *fs, struct memfs_dirent *de)
 	if (d->nslots - d->nlive > 32 && d->nslots - d->nlive > d->nlive)
 		dir_compact(d);
 	free(de);
+}
+
+/*
+ * Rename in place: de (from dirent_alloc, with the new name) takes ode's slot,
+ * cookie and inode, and ode is freed. The directory's readdir order does not
+ * change, so a listing in progress neither meets the entry again nor misses it.
+ */
+static void dir_rekey(struct memfs *fs, struct memfs_dirent *ode, struct memfs_dirent *de)
+{
+	struct memfs_dir *d = &ode->dir->dir;
+	size_t i = dir_first_after(d, ode->cookie - 1);
+
+	assert(i < d->nslots && d->slots[i].de == ode);
+	de->dir = ode->dir;
+	de->inode = ode->inode;
+	de->cookie = ode->cookie;
+	de->hash = dent_hash(de->dir->ino, de->name, de->namelen);
+	d->slots[i].de = de;
+	dtable_remove(&fs->dtable, ode);
+	dtable_insert(&fs->dtable, de);
+	free(ode);
 }
 
 static void dir_touch(struct memfs_inode *dir, const struct timespec *now)
@@ -653,10 +682,15 @@ int memfs_rename(struct backend *be, const struct op_ctx *ctx, uint64_t parent, 
 		ret = -EPERM;
 		goto out;
 	}
-	if (!dst) {
-		ret = dir_prepare(&ndir->dir);
-		if (ret)
-			goto out;
+	/* A new entry for the new name, except for EXCHANGE and a move over an
+	 * existing name in another directory (that entry is kept). Only a new
+	 * entry in another directory needs a slot there. */
+	if (!exchange && (!dst || odir == ndir)) {
+		if (!dst && odir != ndir) {
+			ret = dir_prepare(&ndir->dir);
+			if (ret)
+				goto out;
+		}
 		de = dirent_alloc(newname);
 		if (!de) {
 			ret = -ENOMEM;
@@ -673,8 +707,13 @@ int memfs_rename(struct backend *be, const struct op_ctx *ctx, uint64_t parent, 
 		move_dir(dst, ndir, odir);
 		dst->ctime = now;
 	} else if (dst) {
-		nde->inode = src;
-		dir_erase(fs, ode);
+		if (odir == ndir) {
+			dir_erase(fs, nde); /* the replaced name goes; src keeps its slot */
+			dir_rekey(fs, ode, de);
+		} else {
+			nde->inode = src;
+			dir_erase(fs, ode);
+		}
 		move_dir(src, odir, ndir);
 		if (S_ISDIR(dst->type)) {
 			dst->nlink = 0;
@@ -686,6 +725,8 @@ int memfs_rename(struct backend *be, const struct op_ctx *ctx, uint64_t parent, 
 		}
 		dst->ctime = now;
 		memfs_inode_reap(fs, dst, &dead);
+	} else if (odir == ndir) {
+		dir_rekey(fs, ode, de);
 	} else {
 		dir_erase(fs, ode);
 		dir_insert(fs, ndir, de, src);

@@ -10,7 +10,8 @@
  *   fh      the ino again: memfs keeps no per-open state (readdir resumes
  *           from cookies), the handle only pins the inode (nopen).
  *   cookie  per-directory readdir offset: "." = 1, ".." = 2, entries get
- *           3, 4, ... at insertion and keep it until removed.
+ *           3, 4, ... at insertion and keep it until removed, renames
+ *           within the directory included (memfs_dir.c says why).
  *
  * Locking (two levels, always taken in this order):
  *   1. fs->ns_lock (rwlock, writer-preferring so a stream of readers cannot

@@ -234,6 +234,53 @@ eq "writes through a write-only fd show in cached reads, a mapping, a new open; 
 	"a$(printf 'b%.0s' $(seq 100)) a$(printf 'b%.0s' $(seq 100)) a$(printf 'b%.0s' $(seq 100)) 8195 axyz" "$out"
 rm -f "$MNT/small/coh"
 
+# ---------------------------------------------------------------- listing while renaming
+# os.scandir over 15,000 entries, one rename in the same directory after every
+# entry read (every 50th over another name). The listing must end, show every
+# entry never renamed exactly once, a renamed one at most twice, a replaced one
+# at most once. Renamed entries used to get a new, larger offset each time, so
+# the listing met them again and again, for ever (issue 15).
+out=$(python3 - "$M/ren" 15000 <<'PY' 2>&1
+import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(d)
+name = ["e%05d" % i for i in range(n)]
+for nm in name:
+    os.close(os.open(os.path.join(d, nm), os.O_CREAT | os.O_WRONLY, 0o644))
+index = {os.stat(os.path.join(d, nm)).st_ino: i for i, nm in enumerate(name)}
+renamed, replaced, seen = set(), set(), {}
+total, k = 0, 0
+with os.scandir(d) as it:
+    for e in it:
+        total += 1
+        seen[e.inode()] = seen.get(e.inode(), 0) + 1
+        if total > 2 * n:
+            break
+        i = (k * 7919) % n  # spread over the directory, behind and ahead
+        k += 1
+        if name[i] is not None:
+            new = ("r" if name[i][0] == "e" else "e") + name[i][1:]
+            os.rename(os.path.join(d, name[i]), os.path.join(d, new))
+            name[i] = new
+            renamed.add(i)
+        a, b = (k * 104729) % n, (k * 15485863) % n
+        if k % 50 == 0 and a != b and name[a] is not None and name[b] is not None:
+            os.rename(os.path.join(d, name[a]), os.path.join(d, name[b]))
+            renamed.add(a)
+            replaced.add(b)
+            name[a], name[b] = name[b], None
+bad = []
+for ino, i in index.items():
+    c = seen.get(ino, 0)
+    if not (c <= 1 if i in replaced else c <= 2 if i in renamed else c == 1):
+        bad.append("e%05d seen %d times" % (i, c))
+print("ended" if total <= 2 * n else "did not end (%d entries)" % total,
+      "renamed>1000" if len(renamed) > 1000 else "renamed %d" % len(renamed), *bad[:5])
+PY
+)
+eq "a listing of 15,000 entries renamed meanwhile ends, nothing untouched twice" "ended renamed>1000" "$out"
+rm -rf "$M/ren"
+
 # ---------------------------------------------------------------- memory goes with the mount
 stop_daemon "$DPID" TERM
 eq "SIGTERM: exit 0" 0 "$DAEMON_RC"

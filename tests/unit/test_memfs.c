@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/falloc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1434,6 +1435,114 @@ START_TEST(readdir_without_handle_in_chunks)
 }
 END_TEST
 
+/* Counts what a listing returned, per inode; stops after `limit` entries a call. */
+struct tally {
+	struct vfs_dirbuf db;
+	size_t limit, n; /* this call */
+	uint64_t last_off;
+	uint64_t total; /* entries over the whole listing, "." and ".." excluded */
+	uint8_t *seen;	/* by inode number */
+	uint64_t nseen;
+};
+
+static int tally_add(struct vfs_dirbuf *db, const struct vfs_dirent *d)
+{
+	struct tally *t = db->data;
+
+	if (t->n >= t->limit)
+		return 1;
+	t->n++;
+	t->last_off = d->off;
+	if (strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0)
+		return 0;
+	ck_assert_uint_lt(d->ino, t->nseen);
+	if (t->seen[d->ino] < UINT8_MAX)
+		t->seen[d->ino]++;
+	t->total++;
+	return 0;
+}
+
+/*
+ * Issue 15 item 11: a listing while entries of the same directory are renamed,
+ * over and over, to new names and over existing ones, entries both behind and
+ * ahead of the listing. The listing ends; every entry that was never renamed
+ * (nor replaced) is seen exactly once; a renamed one at most twice; a replaced
+ * (unlinked) one at most once. Before the fix a renamed entry got a new, larger
+ * cookie each time and the listing met it again and again, for ever.
+ */
+START_TEST(readdir_ends_while_entries_are_renamed)
+{
+	enum { N = 3000, CHUNK = 7, HOT = 16 };
+	static uint8_t seen[N + 16], renamed[N + 16], replaced[N + 16];
+	uint64_t inos[N], d, rng = 0x9E3779B97F4A7C15ULL, off = 0;
+	static char names[N][16];
+	struct tally t = { .seen = seen, .nseen = N + 16 };
+	unsigned calls = 0, flips = 0;
+
+	be = mk_fs(0, 0);
+	d = mkdir_(ROOT, "d");
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "e%05d", i);
+		inos[i] = mkfile(d, names[i]);
+		ck_assert_uint_lt(inos[i], N + 16);
+		ops->forget(be, inos[i], 1);
+	}
+	t.db.add = tally_add;
+	t.db.data = &t;
+	for (;;) {
+		t.limit = CHUNK;
+		t.n = 0;
+		ck_assert_int_eq(ops->readdir(be, &root_ctx, d, 0, off, &t.db), 0);
+		if (t.n == 0)
+			break;
+		off = t.last_off;
+		ck_assert_msg(++calls < 4 * N / CHUNK, "listing did not end: %" PRIu64 " entries",
+			      t.total);
+		/* Rename HOT entries spread over the directory to a fresh name, and
+		 * every fourth call one entry over another. */
+		for (int h = 0; h < HOT; h++) {
+			int i;
+			char nn[16];
+
+			rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+			i = (int)((rng >> 33) % N);
+			if (!names[i][0])
+				continue; /* replaced earlier */
+			snprintf(nn, sizeof(nn), "%c%05d", names[i][0] == 'e' ? 'r' : 'e', i);
+			ck_assert_int_eq(ops->rename(be, &root_ctx, d, names[i], d, nn, 0), 0);
+			memcpy(names[i], nn, sizeof(nn));
+			renamed[inos[i]] = 1;
+			flips++;
+		}
+		if (calls % 4 == 0) {
+			int a = (int)((rng >> 20) % N), b = (int)((rng >> 40) % N);
+
+			if (a != b && names[a][0] && names[b][0]) {
+				ck_assert_int_eq(
+				    ops->rename(be, &root_ctx, d, names[a], d, names[b], 0), 0);
+				renamed[inos[a]] = 1;
+				replaced[inos[b]] = 1;
+				memcpy(names[a], names[b], sizeof(names[a]));
+				names[b][0] = '\0';
+			}
+		}
+	}
+	ck_assert_uint_gt(flips, 1000);
+	for (int i = 0; i < N; i++) {
+		uint64_t ino = inos[i];
+
+		if (replaced[ino])
+			ck_assert_msg(seen[ino] <= 1, "replaced %d seen %u times", i, seen[ino]);
+		else if (renamed[ino])
+			ck_assert_msg(seen[ino] >= 1 && seen[ino] <= 2, "renamed %d seen %u times",
+				      i, seen[ino]);
+		else
+			ck_assert_msg(seen[ino] == 1, "untouched %d seen %u times", i, seen[ino]);
+	}
+	ck_assert_uint_le(t.total, N + N / 4);
+}
+END_TEST
+
 START_TEST(xattrs)
 {
 	char buf[64];
@@ -1771,6 +1880,7 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, readdir_resume_after_concurrent_changes);
 	tcase_add_test(tc, readdirplus_counts_only_placed_entries);
 	tcase_add_test(tc, readdir_without_handle_in_chunks);
+	tcase_add_test(tc, readdir_ends_while_entries_are_renamed);
 	tcase_add_test(tc, xattrs);
 	tcase_add_test(tc, copy_file_range_within_memfs);
 	tcase_add_test(tc, root_options);
