@@ -1036,10 +1036,20 @@ static int op_tmpfile(struct request *rq)
 /* What we ask for in INIT; only the bits the kernel offered are kept. */
 static uint64_t init_wanted(const struct session *se)
 {
+	/*
+	 * Not FUSE_ASYNC_DIO: with it the kernel completes an AIO O_DIRECT write
+	 * without dropping the page-cache range it covers, and pages a buffered
+	 * reader cached while the write was in flight keep the old bytes after
+	 * it completed (xfstests generic/451). Without it the kernel runs such a
+	 * write synchronously inside io_submit and drops the range afterwards, as
+	 * for every other direct write. We cannot drop it ourselves: a
+	 * FUSE_NOTIFY_INVAL_INODE from the WRITE handler waits on page locks
+	 * that a buffered writer, or a reader whose READ needs a worker, holds.
+	 */
 	uint64_t want = FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES |
 			FUSE_AUTO_INVAL_DATA | FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO |
-			FUSE_ASYNC_DIO | FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES |
-			FUSE_CACHE_SYMLINKS | FUSE_INIT_EXT | FUSE_CREATE_SUPP_GROUP |
+			FUSE_PARALLEL_DIROPS | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS |
+			FUSE_INIT_EXT | FUSE_CREATE_SUPP_GROUP |
 			/*
 			 * We drop setuid/setgid ourselves, told by per-request flags
 			 * (kill_suidgid). In return the superblock gets SB_NOSEC: a

@@ -48,6 +48,9 @@
  *    another for that CPU's queue.
  *  - FUSE_POSIX_LOCKS / FUSE_FLOCK_LOCKS are not negotiated: the kernel keeps
  *    locks itself, correctly between all processes using the mount.
+ *  - FUSE_ASYNC_DIO is not negotiated (server/dispatch.c says why): an AIO
+ *    O_DIRECT write reaches write() while io_submit waits, never after it
+ *    returned; a backend sees nothing else of it.
  *
  * Lookup counts: every op that fills a struct vfs_entry (lookup, mknod, mkdir,
  * symlink, link, create, and readdir plus) gives the kernel one reference to

@@ -234,6 +234,16 @@ eq "writes through a write-only fd show in cached reads, a mapping, a new open; 
 	"a$(printf 'b%.0s' $(seq 100)) a$(printf 'b%.0s' $(seq 100)) a$(printf 'b%.0s' $(seq 100)) 8195 axyz" "$out"
 rm -f "$MNT/small/coh"
 
+# ---------------------------------------------------------------- direct writes and the page cache
+# Two readers keep reading the file buffered while it is rewritten with direct
+# writes; once a write has completed, a buffered read must show it. AIO direct
+# writes left stale pages when FUSE_ASYNC_DIO was negotiated (issue 15).
+for mode in aio sync; do
+	ok "after each $mode O_DIRECT write, a buffered read sees it" \
+		"$VFSMUX_DIO_REREAD" $mode 1000 "$M/dio-$mode"
+	rm -f "$M/dio-$mode"
+done
+
 # ---------------------------------------------------------------- listing while renaming
 # os.scandir over 15,000 entries, one rename in the same directory after every
 # entry read (every 50th over another name). The listing must end, show every

@@ -107,7 +107,7 @@ static const struct captured *init_offering(uint32_t flags, uint32_t flags2)
 
 #define USUAL_INIT_FLAGS                                                                           \
 	(FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT |                  \
-	 FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS)
+	 FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS | FUSE_ASYNC_DIO)
 
 /* INIT as a kernel offering `extra` on top of the usual flags. */
 static const struct captured *do_init_with(uint32_t extra)
@@ -168,6 +168,8 @@ START_TEST(init_negotiates_only_offered_flags)
 	/* Offered but not wanted: the kernel keeps locks itself (DESIGN §7). */
 	ck_assert(!(out.flags & FUSE_POSIX_LOCKS));
 	ck_assert(!(out.flags & FUSE_FLOCK_LOCKS));
+	/* Offered but not wanted: async direct writes would leave stale pages. */
+	ck_assert(!(out.flags & FUSE_ASYNC_DIO));
 	/* Wanted but not offered. */
 	ck_assert(!(out.flags & FUSE_ATOMIC_O_TRUNC));
 	ck_assert(!(out.flags & FUSE_WRITEBACK_CACHE));
