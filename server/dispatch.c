@@ -14,6 +14,7 @@
  * else and the caller would hang (DESIGN §11).
  */
 #include "server/backing.h"
+#include "server/caller.h"
 #include "server/fuse_kernel.h"
 #include "server/log.h"
 #include "server/session_int.h"
@@ -311,6 +312,28 @@ static int op_getattr(struct request *rq)
 	return 0;
 }
 
+/*
+ * What a local filesystem drops when a caller without CAP_FSETID writes,
+ * truncates or fallocates (fs/attr.c setattr_should_drop_suidgid): setuid
+ * always; setgid when group execute is set, or when the caller is outside the
+ * file's group. Returned as VFS_SET_KILL_* bits for vfs_setattr, 0 when
+ * nothing goes. uid 0 stands for CAP_FSETID, which no request carries: the
+ * empty SETATTR of root's chown(-1, -1) keeps setgid, as on ext4.
+ */
+static uint32_t kill_bits(const struct request *rq, const struct stat *st)
+{
+	mode_t m = st->st_mode;
+
+	if (!S_ISREG(m))
+		return 0;
+	if ((m & S_ISGID) && !(m & S_IXGRP) && rq->caller.uid != 0 &&
+	    !caller_in_group(&rq->caller, st->st_gid))
+		return VFS_SET_KILL_SUIDGID | VFS_SET_KILL_SGID;
+	if ((m & S_ISUID) || ((m & S_ISGID) && (m & S_IXGRP)))
+		return VFS_SET_KILL_SUIDGID;
+	return 0;
+}
+
 static int op_setattr(struct request *rq)
 {
 	struct fuse_setattr_in in;
@@ -361,23 +384,35 @@ static int op_setattr(struct request *rq)
 		sa.ctime.tv_sec = (time_t)in.ctime;
 		sa.ctime.tv_nsec = in.ctimensec;
 	}
-	/*
-	 * A SETATTR that sets nothing is the kernel removing privileges: with
-	 * HANDLE_KILLPRIV_V2 it strips the kill bits and leaves the job to us.
-	 * It comes from a write that bypassed us (kernel passthrough), from
-	 * fallocate, and from chown(-1, -1), all by a caller without CAP_FSETID;
-	 * a local filesystem drops setuid, and setgid with group execute, then.
-	 */
-	if ((in.valid & FATTR_KILL_SUIDGID) ||
-	    (!(in.valid & ~(uint32_t)(FATTR_FH | FATTR_LOCKOWNER)) &&
-	     (rq->se->conn_flags & FUSE_HANDLE_KILLPRIV_V2)))
-		sa.valid |= VFS_SET_KILL_SUIDGID;
 	if ((in.atimensec >= 1000000000u && (sa.valid & VFS_SET_ATIME)) ||
 	    (in.mtimensec >= 1000000000u && (sa.valid & VFS_SET_MTIME)))
 		return -EINVAL;
 	if (in.valid & FATTR_FH) {
 		sa.has_fh = true;
 		sa.fh = in.fh;
+	}
+	/*
+	 * A SETATTR that sets nothing is the kernel removing privileges: with
+	 * HANDLE_KILLPRIV_V2 it strips the kill bits and leaves the job to us.
+	 * It comes from a write that bypassed us (kernel passthrough), from
+	 * fallocate, and from chown(-1, -1), all by a caller without CAP_FSETID.
+	 * A truncate by such a caller says so with FATTR_KILL_SUIDGID. Both
+	 * follow kill_bits(). A chown carries the flag whoever calls (the
+	 * kernel's chown drops setuid even for root): setuid goes, and setgid
+	 * with group execute.
+	 */
+	if ((in.valid & FATTR_KILL_SUIDGID) ||
+	    (!(in.valid & ~(uint32_t)(FATTR_FH | FATTR_LOCKOWNER)) &&
+	     (rq->se->conn_flags & FUSE_HANDLE_KILLPRIV_V2))) {
+		if (in.valid & (FATTR_UID | FATTR_GID)) {
+			sa.valid |= VFS_SET_KILL_SUIDGID;
+		} else {
+			err = vfs_getattr(rq->se->vfs, &rq->caller, rq->hdr.nodeid, sa.has_fh,
+					  sa.fh, &st, &tmo);
+			if (err)
+				return err;
+			sa.valid |= kill_bits(rq, &st);
+		}
 	}
 	err = vfs_setattr(rq->se->vfs, &rq->caller, rq->hdr.nodeid, &sa, &st, &tmo);
 	if (err)
@@ -418,6 +453,17 @@ static int op_symlink(struct request *rq)
 	return err ? err : reply_entry(rq, &e);
 }
 
+/*
+ * The umask a backend applies to a create's mode: the caller's with
+ * FUSE_DONT_MASK (negotiated with FUSE_POSIX_ACL, so that a parent's default
+ * ACL can take the umask's place, as on a local filesystem), else 0: the
+ * kernel has masked the mode already.
+ */
+static uint32_t caller_umask(const struct request *rq, uint32_t umask)
+{
+	return (rq->se->conn_flags & FUSE_DONT_MASK) ? umask & 0777 : 0;
+}
+
 static int op_mknod(struct request *rq)
 {
 	struct fuse_mknod_in in;
@@ -427,7 +473,7 @@ static int op_mknod(struct request *rq)
 	int err;
 
 	arg_fixed(rq, &in, sizeof(in));
-	rq->caller.umask = in.umask;
+	rq->caller.umask = caller_umask(rq, in.umask);
 	err = arg_name(rq, &pos, false, &name);
 	if (!err)
 		err =
@@ -444,7 +490,7 @@ static int op_mkdir(struct request *rq)
 	int err;
 
 	arg_fixed(rq, &in, sizeof(in));
-	rq->caller.umask = in.umask;
+	rq->caller.umask = caller_umask(rq, in.umask);
 	err = arg_name(rq, &pos, false, &name);
 	if (!err)
 		err = vfs_mkdir(rq->se->vfs, &rq->caller, rq->hdr.nodeid, name,
@@ -535,8 +581,8 @@ static int open_flags(const struct session *se, uint32_t flags)
  * FUSE_HANDLE_KILLPRIV_V2: on a write, or an O_TRUNC open, by a caller without
  * CAP_FSETID the kernel leaves dropping setuid/setgid to us and says so with a
  * flag. Our own write or truncate keeps the bits (the daemon has CAP_FSETID),
- * so ask the backend as for a SETATTR with FATTR_KILL_SUIDGID: setuid goes,
- * setgid too when group execute is set (the kernel's rule). Done before the
+ * so ask the backend as for a SETATTR with FATTR_KILL_SUIDGID, by the
+ * kernel's rule (kill_bits). Done before the
  * write or open, as the kernel removes privileges before it writes; the
  * kernel checked write permission before sending either request. A CREATE
  * may carry the flag too, for a file that appeared between its LOOKUP and
@@ -549,7 +595,7 @@ static void notify_inval_attr(struct request *rq);
 
 static int kill_suidgid(struct request *rq, bool has_fh, uint64_t fh)
 {
-	struct vfs_setattr sa = { .valid = VFS_SET_KILL_SUIDGID, .has_fh = has_fh, .fh = fh };
+	struct vfs_setattr sa = { .has_fh = has_fh, .fh = fh };
 	struct stat st;
 	double tmo;
 	int err;
@@ -558,8 +604,8 @@ static int kill_suidgid(struct request *rq, bool has_fh, uint64_t fh)
 	err = vfs_getattr(rq->se->vfs, &rq->caller, rq->hdr.nodeid, has_fh, fh, &st, &tmo);
 	if (err)
 		return err;
-	if (!S_ISREG(st.st_mode) ||
-	    !((st.st_mode & S_ISUID) || ((st.st_mode & S_ISGID) && (st.st_mode & S_IXGRP))))
+	sa.valid = kill_bits(rq, &st);
+	if (!sa.valid)
 		return 0;
 	err = vfs_setattr(rq->se->vfs, &rq->caller, rq->hdr.nodeid, &sa, &st, &tmo);
 	/* Neither the WRITE nor the OPEN reply carries attributes: the kernel's
@@ -603,7 +649,7 @@ static int op_create(struct request *rq)
 	int err;
 
 	arg_fixed(rq, &in, sizeof(in));
-	rq->caller.umask = in.umask;
+	rq->caller.umask = caller_umask(rq, in.umask);
 	rq->caller.kill_suidgid = (in.open_flags & FUSE_OPEN_KILL_SUIDGID) && (in.flags & O_TRUNC);
 	err = arg_name(rq, &pos, false, &name);
 	if (!err)
@@ -715,15 +761,26 @@ static int op_fsync(struct request *rq)
 	return vfs_fsync(rq->se->vfs, rq->hdr.nodeid, in.fh, (in.fsync_flags & 1) != 0);
 }
 
+/*
+ * With FUSE_SETXATTR_EXT the request carries setxattr_flags: the kernel sets
+ * FUSE_SETXATTR_ACL_KILL_SGID when a caller outside the file's group and
+ * without CAP_FSETID sets an access ACL, which then drops setgid as chmod
+ * would; the backend, acting with its own privileges, could not know.
+ */
 static int op_setxattr(struct request *rq)
 {
 	struct fuse_setxattr_in in;
 	const char *name;
-	size_t pos = FUSE_COMPAT_SETXATTR_IN_SIZE; /* FUSE_SETXATTR_EXT is not negotiated */
-	int err;
+	size_t pos = FUSE_COMPAT_SETXATTR_IN_SIZE;
+	int flags, err;
 
 	memset(&in, 0, sizeof(in));
-	memcpy(&in, rq->arg, FUSE_COMPAT_SETXATTR_IN_SIZE);
+	if (rq->se->conn_flags & FUSE_SETXATTR_EXT) {
+		if (rq->arglen < sizeof(in))
+			return -EINVAL;
+		pos = sizeof(in);
+	}
+	memcpy(&in, rq->arg, pos);
 	err = arg_string(rq, &pos, XATTR_NAME_MAX, -ERANGE, &name);
 	if (err)
 		return err;
@@ -731,8 +788,13 @@ static int op_setxattr(struct request *rq)
 		return -E2BIG;
 	if (in.size > rq->arglen - pos)
 		return -EINVAL;
+	if (in.flags & ~(uint32_t)(XATTR_CREATE | XATTR_REPLACE))
+		return -EINVAL;
+	flags = (int)in.flags;
+	if (in.setxattr_flags & FUSE_SETXATTR_ACL_KILL_SGID)
+		flags |= VFS_XATTR_KILL_SGID;
 	return vfs_setxattr(rq->se->vfs, &rq->caller, rq->hdr.nodeid, name, rq->arg + pos, in.size,
-			    (int)in.flags);
+			    flags);
 }
 
 /* GETXATTR and LISTXATTR share the size-probe protocol: size 0 asks how much is needed. */
@@ -1064,6 +1126,16 @@ static uint64_t init_wanted(const struct session *se)
 			 */
 			FUSE_NO_OPENDIR_SUPPORT;
 
+	/*
+	 * POSIX ACLs: the kernel then enforces access ACLs (it asks for
+	 * system.posix_acl_access as a GETXATTR and caches it) and leaves both
+	 * the umask and default-ACL inheritance to the backend (FUSE_DONT_MASK:
+	 * the create's mode comes unmasked, with the umask beside it). It implies
+	 * default_permissions, so only when the config asks for that. With
+	 * SETXATTR_EXT a setxattr tells whether setting an ACL drops setgid.
+	 */
+	if (se->opts.posix_acl)
+		want |= FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT;
 	/* The kernel refuses passthrough with writeback caching (DESIGN §6). */
 	if (se->opts.writeback_cache)
 		want |= FUSE_WRITEBACK_CACHE;

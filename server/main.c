@@ -337,10 +337,12 @@ static int cmd_run(struct cli *c)
 		goto out;
 	}
 	/*
-	 * Every mode in a create request has the caller's umask applied by the
-	 * kernel already (FUSE_DONT_MASK is not negotiated); our own umask would
-	 * mask it a second time on a passthrough source (pjdfstest chmod/12:
-	 * a file created 04777 by a caller with umask 0 came out 04755).
+	 * A create request's mode has the caller's umask applied by the kernel
+	 * already, or (FUSE_DONT_MASK, with POSIX ACLs) the backend applies the
+	 * caller's umask itself, passthrough as a per-thread umask around the
+	 * create; either way our own umask must not mask it a second time on a
+	 * passthrough source (pjdfstest chmod/12: a file created 04777 by a
+	 * caller with umask 0 came out 04755).
 	 */
 	umask(0);
 	/* Validated so that configs written for a version with it stay valid; said
@@ -386,6 +388,7 @@ static int cmd_run(struct cli *c)
 	so.passthrough = cfg->fuse.passthrough;
 	so.io_uring = cfg->fuse.io_uring;
 	so.stop_seconds = STOP_SECONDS;
+	so.posix_acl = cfg->fuse.default_permissions;
 	so.ready_fd = c->ready_fd;
 	err = session_create(vfs, fd, &so, &se);
 	if (err) {

@@ -23,6 +23,8 @@ struct session_opts {
 	bool writeback_cache;
 	bool passthrough;    /* offer kernel passthrough (FUSE_PASSTHROUGH) for backends' files */
 	bool io_uring;	     /* take requests over io_uring when the kernel offers it */
+	bool posix_acl;	     /* default_permissions: let the kernel enforce POSIX ACLs
+			      * (FUSE_POSIX_ACL, with FUSE_DONT_MASK and FUSE_SETXATTR_EXT) */
 	double stop_seconds; /* once stopping: how long busy threads get to finish (0: 2 s) */
 	int ready_fd;	     /* >= 0: "ok\n" is written here after INIT, then closed */
 };

@@ -35,8 +35,14 @@
  *    cookies valid across calls and opens. Old kernels still call opendir,
  *    so a backend keeps it and never issues fh 0 there.
  *  - FUSE_HANDLE_KILLPRIV(_V2): setattr with VFS_SET_KILL_SUIDGID drops
- *    setuid, and setgid with group execute, of a regular file (never of a
- *    directory); it may come alone, with no other bit set.
+ *    setuid, and setgid with group execute (or always, with
+ *    VFS_SET_KILL_SGID), of a regular file (never of a directory); it may
+ *    come alone, with no other bit set.
+ *  - FUSE_POSIX_ACL, FUSE_DONT_MASK, FUSE_SETXATTR_EXT (with
+ *    default_permissions): create/mkdir/mknod get the mode unmasked and
+ *    op_ctx.umask beside it; the backend applies the parent's default ACL or,
+ *    without one, the umask. The kernel checks access ACLs itself from
+ *    getxattr(system.posix_acl_access); see setxattr below.
  *  - FUSE_PASSTHROUGH (unless the config turns it off): a regular file whose
  *    open or create hands back backing_fd >= 0 may be read, written and
  *    mapped by the kernel directly on that fd's file, so read and write are
@@ -78,8 +84,12 @@ struct backend; /* opaque: each type defines its own */
 struct op_ctx {
 	uint32_t uid, gid; /* 65534 when the caller has no mapping */
 	uint32_t pid;
-	uint32_t umask;	   /* for create/mkdir/mknod: mode is already masked by the
-			    * kernel unless the backend wants to apply this */
+	/*
+	 * create/mkdir/mknod: the caller's umask, for the backend to apply unless
+	 * the parent's default ACL takes its place (FUSE_DONT_MASK, negotiated
+	 * with POSIX ACLs); 0 when the kernel has masked the mode already.
+	 */
+	uint32_t umask;
 	bool has_supp_gid; /* FUSE_CREATE_SUPP_GROUP: the caller's group that owns
 			    * the parent directory, if it is a supplementary one */
 	uint32_t supp_gid;
@@ -123,6 +133,11 @@ struct vfs_open {
 			   * (the server closes nothing; the backend owns it). -1 = none. */
 };
 
+/* setxattr flag beside XATTR_CREATE/REPLACE: setting system.posix_acl_access
+ * drops setgid (FUSE_SETXATTR_ACL_KILL_SGID: the caller is outside the file's
+ * group and lacks CAP_FSETID, as for chmod). */
+#define VFS_XATTR_KILL_SGID 0x100
+
 /* SETATTR: fields are valid when their bit is set in valid. */
 enum {
 	VFS_SET_MODE = 1 << 0,
@@ -134,7 +149,13 @@ enum {
 	VFS_SET_ATIME_NOW = 1 << 6, /* to the current time (UTIME_NOW) */
 	VFS_SET_MTIME_NOW = 1 << 7,
 	VFS_SET_CTIME = 1 << 8, /* writeback cache only */
+	/* A caller without CAP_FSETID wrote, truncated or chowned: setuid goes,
+	 * and setgid when group execute is set, of a regular file. */
 	VFS_SET_KILL_SUIDGID = 1 << 9,
+	/* With KILL_SUIDGID: the caller is outside the file's group, so setgid
+	 * goes even without group execute (the kernel's setattr_should_drop_sgid;
+	 * the server knows the caller's groups, the backend may not). */
+	VFS_SET_KILL_SGID = 1 << 10,
 };
 
 struct vfs_setattr {
@@ -257,7 +278,14 @@ struct backend_ops {
 	int (*access)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int mask);
 
 	/* xattrs: getxattr/listxattr with size 0 return the size needed;
-	 * a buffer too small gives -ERANGE. */
+	 * a buffer too small gives -ERANGE. setxattr's flags are XATTR_CREATE,
+	 * XATTR_REPLACE and VFS_XATTR_KILL_SGID. A backend that keeps POSIX ACLs
+	 * (system.posix_acl_access/default) keeps them as a local filesystem
+	 * does: setting the access ACL sets the mode with it, chmod updates the
+	 * ACL, and create/mkdir/mknod inherit the parent's default ACL. One that
+	 * does not answers -EOPNOTSUPP; vfs turns that into -ENODATA for getxattr
+	 * (the kernel reads an ACL before group permission checks, and an error
+	 * there would deny access). */
 	int (*setxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
 			const char *name, const void *value, size_t size, int flags);
 	ssize_t (*getxattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino,

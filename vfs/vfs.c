@@ -1210,22 +1210,89 @@ out_put:
 	return err;
 }
 
+static bool vfs_acl_name(const char *name)
+{
+	return strcmp(name, "system.posix_acl_access") == 0 ||
+	       strcmp(name, "system.posix_acl_default") == 0;
+}
+
+/*
+ * The uids and gids named in a POSIX ACL (xattr form: a 4-byte version, then
+ * 8-byte entries {u16 tag, u16 perm, u32 id}, little-endian; USER = 2 and
+ * GROUP = 8 carry an id) through the mount's id_map, as owners are: the kernel
+ * reads them as outside ids, the backend stores inside ones. inward: an id
+ * with no mapping gives -EINVAL (the kernel refuses an ACL it cannot map);
+ * outward it reads as the overflow id. A malformed value is left for the
+ * backend to refuse.
+ */
+static int vfs_acl_ids(const struct mount *m, uint8_t *v, size_t size, bool inward)
+{
+	if (size < 4 || (size - 4) % 8 != 0)
+		return 0;
+	for (size_t off = 4; off < size; off += 8) {
+		uint16_t tag = (uint16_t)(v[off] | v[off + 1] << 8);
+		const struct config_id_map *map;
+		uint32_t id, to;
+
+		if (tag != 2 && tag != 8)
+			continue;
+		map = tag == 2 ? &m->cfg->uid_map : &m->cfg->gid_map;
+		id = (uint32_t)v[off + 4] | (uint32_t)v[off + 5] << 8 | (uint32_t)v[off + 6] << 16 |
+		     (uint32_t)v[off + 7] << 24;
+		if (!inward)
+			to = idmap_to_outside(map, id);
+		else if (!idmap_to_inside(map, id, &to))
+			return -EINVAL;
+		for (int i = 0; i < 4; i++)
+			v[off + 4 + i] = (uint8_t)(to >> (8 * i));
+	}
+	return 0;
+}
+
 int vfs_setxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, const char *name,
 		 const void *value, size_t size, int flags)
 {
 	struct vfs_target t;
 	struct op_ctx ctx;
+	uint8_t *acl = NULL;
 	int err;
 
 	err = vfs_begin_change(vfs, c, nodeid, false, &t, &ctx);
 	if (err)
 		return err;
+	if (vfs_acl_name(name) && size) {
+		acl = malloc(size);
+		if (!acl) {
+			err = -ENOMEM;
+			goto out_put;
+		}
+		memcpy(acl, value, size);
+		err = vfs_acl_ids(t.m, acl, size, true);
+		if (err)
+			goto out_put;
+		value = acl;
+	}
 	err = t.m->ops->setxattr
 		  ? vfs_errno(t.m, "setxattr",
 			      t.m->ops->setxattr(t.m->be, &ctx, t.ino, name, value, size, flags))
 		  : -EOPNOTSUPP;
+out_put:
+	free(acl);
 	mount_put(t.m);
 	return err;
+}
+
+/*
+ * With FUSE_POSIX_ACL the kernel reads system.posix_acl_access before a group
+ * permission check and denies access on any error but ENODATA, so a backend
+ * (or the pseudofs, or a source filesystem) without ACLs must read as "no
+ * ACL", not as "not supported".
+ */
+static ssize_t vfs_no_acl(const char *name, ssize_t ret)
+{
+	if (ret == -EOPNOTSUPP && vfs_acl_name(name))
+		return -ENODATA;
+	return ret;
 }
 
 ssize_t vfs_getxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, const char *name,
@@ -1240,15 +1307,18 @@ ssize_t vfs_getxattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodei
 	if (err)
 		return err;
 	if (!t.m)
-		return vfs_pseudo_answer(vfs, &t, -EOPNOTSUPP);
+		return vfs_no_acl(name, vfs_pseudo_answer(vfs, &t, -EOPNOTSUPP));
 	if (!t.m->ops->getxattr) {
-		ret = -EOPNOTSUPP;
+		ret = vfs_no_acl(name, -EOPNOTSUPP);
 		goto out_put;
 	}
 	vfs_ctx(vfs, t.m, c, &ctx);
 	/* size 0 asks for the size needed: any non-negative answer is fine. */
 	ret = vfs_ssize(t.m, "getxattr", t.m->ops->getxattr(t.m->be, &ctx, t.ino, name, buf, size),
 			size ? size : SSIZE_MAX);
+	if (ret > 0 && size && vfs_acl_name(name))
+		(void)vfs_acl_ids(t.m, buf, (size_t)ret, false);
+	ret = vfs_no_acl(name, ret);
 out_put:
 	mount_put(t.m);
 	return ret;

@@ -574,6 +574,7 @@ static int memfs_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t 
 	}
 	if (in->valid & VFS_SET_MODE) {
 		node->mode = node->type | (in->mode & 07777);
+		memfs_acl_chmod_locked(node);
 		changed = true;
 	}
 	if ((in->valid & (VFS_SET_UID | VFS_SET_GID))) {
@@ -587,13 +588,13 @@ static int memfs_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t 
 		/* chown of a non-directory drops setuid, and setgid when it means
 		 * "run as group" (group exec set), as the kernel does. */
 		if (ids && !S_ISDIR(node->type) && !(in->valid & VFS_SET_MODE))
-			memfs_drop_suidgid(node);
+			memfs_drop_suidgid(node, false);
 		changed = true;
 	}
 	if ((in->valid & VFS_SET_KILL_SUIDGID) && S_ISREG(node->mode)) {
 		mode_t before = node->mode;
 
-		memfs_drop_suidgid(node);
+		memfs_drop_suidgid(node, (in->valid & VFS_SET_KILL_SGID) != 0);
 		/* Sent before every write by an unprivileged caller: ctime moves
 		 * only when a bit really went. */
 		changed = changed || node->mode != before;

@@ -201,7 +201,7 @@ ssize_t memfs_write_locked(struct memfs *fs, struct memfs_inode *node, const voi
 static void data_changed(struct memfs_inode *node, const struct op_ctx *ctx)
 {
 	if (!ctx || ctx->uid != 0)
-		memfs_drop_suidgid(node);
+		memfs_drop_suidgid(node, false); /* the group rule came with the kernel's flag */
 	(void)memfs_xattr_drop_locked(node, "security.capability");
 }
 

@@ -347,6 +347,7 @@ static int memfs_make(struct memfs *fs, const struct op_ctx *ctx, uint64_t paren
 		      mode_t mode, dev_t rdev, const char *target, struct memfs_inode **out)
 {
 	struct memfs_inode *dir, *node, *dead = NULL;
+	struct memfs_xattr *acls;
 	char *tcopy = NULL;
 	gid_t gid;
 	int ret;
@@ -368,16 +369,24 @@ static int memfs_make(struct memfs *fs, const struct op_ctx *ctx, uint64_t paren
 		if (S_ISDIR(mode))
 			mode |= S_ISGID;
 	}
+	/* ns_lock write: dir's default ACL holds still (see memfs_acl.c). */
+	ret = memfs_acl_inherit(dir, ctx, &mode, &acls);
+	if (ret)
+		return ret;
 	if (target) {
 		tcopy = strdup(target);
-		if (!tcopy)
+		if (!tcopy) {
+			memfs_xattrs_free(acls);
 			return -ENOMEM;
+		}
 	}
 	ret = memfs_inode_new(fs, mode, ctx->uid, gid, rdev, &node);
 	if (ret) {
+		memfs_xattrs_free(acls);
 		free(tcopy);
 		return ret;
 	}
+	node->xattrs = acls;
 	if (tcopy) {
 		node->target = tcopy;
 		node->size = (off_t)strlen(tcopy);
@@ -481,8 +490,9 @@ int memfs_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t par
 			memfs_truncate_locked(fs, node, 0);
 			memfs_now(&now);
 			node->mtime = node->ctime = now;
-			if (ctx->kill_suidgid)
-				memfs_drop_suidgid(node); /* see op_ctx */
+			if (ctx->kill_suidgid) /* see op_ctx; groups as far as we know them */
+				memfs_drop_suidgid(node, ctx->uid != 0 &&
+							     !memfs_in_group(ctx, node->gid));
 			/* The kernel took this for a new file and checks nothing: any
 			 * truncate drops file capabilities (an OPEN's the kernel does). */
 			(void)memfs_xattr_drop_locked(node, "security.capability");

@@ -173,12 +173,14 @@ struct memfs {
 };
 
 /* The kernel's rule for a write, truncate or chown by someone without CAP_FSETID:
- * setuid goes, and setgid when group execute makes it mean "run as group" (without
- * group execute it marks mandatory locking and stays). Inode lock held for writing. */
-static inline void memfs_drop_suidgid(struct memfs_inode *node)
+ * setuid goes, and setgid when group execute makes it mean "run as group" or the
+ * caller is outside the file's group (outside_group; without group execute and
+ * for a group member, setgid marks mandatory locking and stays). Inode lock held
+ * for writing. */
+static inline void memfs_drop_suidgid(struct memfs_inode *node, bool outside_group)
 {
 	node->mode &= ~(mode_t)S_ISUID;
-	if (node->mode & S_IXGRP)
+	if ((node->mode & S_IXGRP) || outside_group)
 		node->mode &= ~(mode_t)S_ISGID;
 }
 
@@ -259,6 +261,22 @@ ssize_t memfs_copy_file_range(struct backend *be, const struct op_ctx *ctx, uint
 			      uint64_t fh_in, off_t off_in, uint64_t ino_out, uint64_t fh_out,
 			      off_t off_out, size_t len, unsigned flags);
 
+/* memfs_acl.c: POSIX ACLs (see there). */
+#define MEMFS_ACL_ACCESS  "system.posix_acl_access"
+#define MEMFS_ACL_DEFAULT "system.posix_acl_default"
+bool memfs_acl_name(const char *name, bool *is_default);
+int memfs_acl_valid(const void *value, size_t size); /* 0 or -EINVAL */
+/* setxattr of an ACL name, inode lock held for writing: the mode follows. */
+int memfs_acl_set_locked(struct memfs_inode *node, const struct op_ctx *ctx, const char *name,
+			 const void *value, size_t size, int flags);
+/* After a chmod (inode lock held for writing): the access ACL follows the mode. */
+void memfs_acl_chmod_locked(struct memfs_inode *node);
+/* For a new inode of *mode in dir (ns_lock write): the umask or dir's default
+ * ACL masks *mode; *acls gets the new inode's ACL attributes (a list to
+ * attach, NULL for none). 0 or -ENOMEM. */
+int memfs_acl_inherit(const struct memfs_inode *dir, const struct op_ctx *ctx, mode_t *mode,
+		      struct memfs_xattr **acls);
+
 /* memfs_xattr.c */
 void memfs_xattrs_free(struct memfs_xattr *x);
 /* node->lock write held (or exclusive): set without permission checks. */
@@ -266,6 +284,8 @@ int memfs_xattr_set_locked(struct memfs_inode *node, const char *name, const voi
 			   size_t size, int flags);
 /* Remove name if node has it (inode lock held for writing); true if it did. */
 bool memfs_xattr_drop_locked(struct memfs_inode *node, const char *name);
+/* The link that points at name's attribute (*result NULL when absent). */
+struct memfs_xattr **memfs_xattr_find(struct memfs_inode *node, const char *name);
 int memfs_setxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,
 		   const void *value, size_t size, int flags);
 ssize_t memfs_getxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,

@@ -1,8 +1,9 @@
 /*
  * backends/memfs/memfs_xattr.c - extended attributes of memfs inodes.
  *
- * Namespaces user.*, trusted.* and security.* are kept; any other gives
- * -EOPNOTSUPP (system.posix_acl_* included: memfs has no ACLs). As on tmpfs,
+ * Namespaces user.*, trusted.* and security.* are kept, and the two POSIX
+ * ACLs (memfs_acl.c: setting one changes the mode); any other name gives
+ * -EOPNOTSUPP. As on tmpfs,
  * user.* is only for regular files and directories (-EPERM elsewhere), and
  * trusted.* is invisible to non-root callers. A per-inode list: inodes carry
  * few attributes. Values are not charged to size_limit.
@@ -35,9 +36,12 @@ static int xattr_check(const struct memfs_inode *node, const struct op_ctx *ctx,
 		       bool modify)
 {
 	size_t len = strlen(name);
+	bool is_default;
 
 	if (len == 0 || len > MEMFS_XATTR_NAME_MAX)
 		return -ERANGE;
+	if (memfs_acl_name(name, &is_default))
+		return 0;
 	if (has_prefix(name, "user.")) {
 		if (!S_ISREG(node->type) && !S_ISDIR(node->type))
 			return modify ? -EPERM : -ENODATA;
@@ -53,7 +57,7 @@ static int xattr_check(const struct memfs_inode *node, const struct op_ctx *ctx,
 	return 0;
 }
 
-static struct memfs_xattr **xattr_find(struct memfs_inode *node, const char *name)
+struct memfs_xattr **memfs_xattr_find(struct memfs_inode *node, const char *name)
 {
 	struct memfs_xattr **pp = &node->xattrs;
 
@@ -65,7 +69,7 @@ static struct memfs_xattr **xattr_find(struct memfs_inode *node, const char *nam
 int memfs_xattr_set_locked(struct memfs_inode *node, const char *name, const void *value,
 			   size_t size, int flags)
 {
-	struct memfs_xattr **pp = xattr_find(node, name), *x;
+	struct memfs_xattr **pp = memfs_xattr_find(node, name), *x;
 	char *copy = NULL;
 
 	if (size > MEMFS_XATTR_SIZE_MAX)
@@ -102,7 +106,7 @@ int memfs_xattr_set_locked(struct memfs_inode *node, const char *name, const voi
 
 bool memfs_xattr_drop_locked(struct memfs_inode *node, const char *name)
 {
-	struct memfs_xattr **pp = xattr_find(node, name), *x = *pp;
+	struct memfs_xattr **pp = memfs_xattr_find(node, name), *x = *pp;
 
 	if (!x)
 		return false;
@@ -142,9 +146,10 @@ int memfs_setxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, c
 {
 	struct memfs *fs = memfs_of(be);
 	struct memfs_inode *node;
+	bool is_default;
 	int ret;
 
-	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
+	if (flags & ~(XATTR_CREATE | XATTR_REPLACE | VFS_XATTR_KILL_SGID))
 		return -EINVAL;
 	ret = xattr_begin(fs, ino, true, &node);
 	if (ret)
@@ -153,8 +158,11 @@ int memfs_setxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, c
 	if (!ret && has_prefix(name, "user.") && ctx->uid != 0 && ctx->uid != node->uid &&
 	    (node->mode & S_ISVTX) && S_ISDIR(node->type))
 		ret = -EPERM; /* sticky dirs: only the owner sets user.* (as the kernel) */
-	if (!ret)
-		ret = memfs_xattr_set_locked(node, name, value, size, flags);
+	if (!ret && memfs_acl_name(name, &is_default))
+		ret = memfs_acl_set_locked(node, ctx, name, value, size, flags);
+	else if (!ret)
+		ret = memfs_xattr_set_locked(node, name, value, size,
+					     flags & (XATTR_CREATE | XATTR_REPLACE));
 	if (!ret)
 		memfs_now(&node->ctime);
 	xattr_end(fs, node);
@@ -175,7 +183,7 @@ ssize_t memfs_getxattr(struct backend *be, const struct op_ctx *ctx, uint64_t in
 	ret = xattr_check(node, ctx, name, false);
 	if (ret)
 		goto out;
-	x = *xattr_find(node, name);
+	x = *memfs_xattr_find(node, name);
 	if (!x)
 		ret = -ENODATA;
 	else if (size == 0)

@@ -261,6 +261,7 @@ static int make_node(struct backend *be, const struct op_ctx *ctx, uint64_t pare
 {
 	struct pt_cred cred;
 	struct pt_held dir;
+	bool masked;
 	int err, rc;
 
 	err = pt_check_name(name);
@@ -272,6 +273,7 @@ static int make_node(struct backend *be, const struct op_ctx *ctx, uint64_t pare
 	err = pt_cred_enter(be, ctx, &cred);
 	if (err)
 		goto out_unhold;
+	masked = kind != PT_SYMLINK && pt_umask_enter(ctx, &mode);
 	switch (kind) {
 	case PT_MKNOD:
 		rc = mknodat(dir.fd, name, mode, rdev);
@@ -284,6 +286,7 @@ static int make_node(struct backend *be, const struct op_ctx *ctx, uint64_t pare
 		break;
 	}
 	err = rc < 0 ? -errno : 0;
+	pt_umask_leave(masked);
 	pt_cred_leave(&cred);
 	if (!err)
 		err = pt_lookup_at(be, dir.fd, name, out);

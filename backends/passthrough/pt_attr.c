@@ -10,6 +10,7 @@
 #include "backends/passthrough/pt_int.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -94,19 +95,23 @@ static int set_times(struct pt_held *h, int fhfd, const struct vfs_setattr *in)
 	return utimensat(h->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-/* FATTR_KILL_SUIDGID: a root daemon's truncate or chown keeps the bits, so drop them. */
-static int kill_suidgid(struct pt_held *h, int fhfd)
+/* FATTR_KILL_SUIDGID: a root daemon's truncate or chown keeps the bits, so drop
+ * them: setuid, and setgid with group execute or when the caller is outside
+ * the file's group (sgid_too, VFS_SET_KILL_SGID). */
+static int kill_suidgid(struct pt_held *h, int fhfd, bool sgid_too)
 {
 	struct stat st;
-	mode_t m;
+	mode_t m, kill;
 
 	if (fstatat(h->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	m = st.st_mode & 07777;
-	if (!S_ISREG(st.st_mode) || !((m & S_ISUID) || ((m & S_ISGID) && (m & S_IXGRP))))
+	kill = S_ISUID | (((m & S_IXGRP) || sgid_too) ? S_ISGID : 0);
+	if (!S_ISREG(st.st_mode) || !(m & kill))
 		return 0;
-	/* setgid without group execute marks mandatory locking, not "run as group": it stays */
-	return set_mode(h, fhfd, m & ~(mode_t)(S_ISUID | ((m & S_IXGRP) ? S_ISGID : 0)));
+	/* setgid without group execute, for a group member, marks mandatory
+	 * locking, not "run as group": it stays */
+	return set_mode(h, fhfd, m & ~kill);
 }
 
 int pt_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
@@ -138,7 +143,7 @@ int pt_setattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
 	if (!err && (v & VFS_SET_SIZE))
 		err = set_size(be, &h, fhfd, in->size);
 	if (!err && (v & VFS_SET_KILL_SUIDGID) && !(v & VFS_SET_MODE))
-		err = kill_suidgid(&h, fhfd);
+		err = kill_suidgid(&h, fhfd, (v & VFS_SET_KILL_SGID) != 0);
 	if (!err && (v & (VFS_SET_ATIME | VFS_SET_MTIME | VFS_SET_ATIME_NOW | VFS_SET_MTIME_NOW)))
 		err = set_times(&h, fhfd, in);
 	/* VFS_SET_CTIME: the host sets ctime itself on every change above. */
@@ -196,11 +201,17 @@ int pt_access(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int ma
 	return err;
 }
 
+/*
+ * As root the host keeps setgid when an access ACL is set; a caller outside
+ * the file's group would lose it (VFS_XATTR_KILL_SGID, from the kernel), as
+ * with chmod. The host sets the mode from the ACL itself.
+ */
 int pt_setxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, const char *name,
 		const void *value, size_t size, int flags)
 {
 	char path[PT_PROC_FD_LEN];
 	struct pt_held h;
+	struct stat st;
 	int err;
 
 	(void)ctx;
@@ -208,8 +219,14 @@ int pt_setxattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, cons
 	if (err)
 		return err;
 	pt_proc_path(path, h.fd);
-	if (setxattr(path, name, value, size, flags) < 0)
+	if (setxattr(path, name, value, size, flags & ~VFS_XATTR_KILL_SGID) < 0)
 		err = -errno;
+	if (!err && (flags & VFS_XATTR_KILL_SGID) && strcmp(name, "system.posix_acl_access") == 0) {
+		if (fstatat(h.fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			err = -errno;
+		else if (st.st_mode & S_ISGID)
+			err = set_mode(&h, -1, st.st_mode & 07777 & ~(mode_t)S_ISGID);
+	}
 	pt_unhold(be, &h);
 	return err;
 }

@@ -153,6 +153,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	struct pt_held dir;
 	struct stat st;
 	uint64_t ino;
+	bool masked;
 	int fd, err;
 
 	err = pt_check_name(name);
@@ -164,11 +165,13 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	err = pt_cred_enter(be, ctx, &cred);
 	if (err)
 		goto out_unhold;
+	masked = pt_umask_enter(ctx, &mode);
 	/* O_NOFOLLOW: a symlink planted at name is not followed out of the source.
 	 * O_NONBLOCK: a fifo planted there must not block a worker in open. */
 	fd = openat(dir.fd, name,
 		    (flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
 	err = fd < 0 ? -errno : 0;
+	pt_umask_leave(masked);
 	pt_cred_leave(&cred);
 	if (err)
 		goto out_unhold;

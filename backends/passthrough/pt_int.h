@@ -186,6 +186,13 @@ struct pt_cred {
 int pt_cred_enter(const struct backend *be, const struct op_ctx *ctx, struct pt_cred *saved);
 void pt_cred_leave(struct pt_cred *saved);
 
+/* pt_umask.c: the caller's umask (op_ctx.umask) for the host's create, so that
+ * the host applies either it or the parent's default ACL. Returns whether the
+ * thread's umask was set (pass to pt_umask_leave); else *mode may have been
+ * masked here instead. */
+bool pt_umask_enter(const struct op_ctx *ctx, mode_t *mode);
+void pt_umask_leave(bool set);
+
 /* pt_file.c: fh bookkeeping. */
 /* 0 (*fd may move off fd 0: fh 0 is "no handle"), or -EMFILE (fd closed). */
 int pt_fh_add(struct backend *be, int *fd);

@@ -298,7 +298,8 @@ check_term_with_open_file() {
 # check_kill_suidgid NAME DIR: setuid/setgid are dropped on a write, an O_TRUNC
 # open, a truncate and a chown, as a local filesystem drops them (the daemon
 # does it, told by the kernel's KILLPRIV_V2 flags); setgid without group execute
-# stays (it marks mandatory locking, not "run as group"); root's write keeps
+# stays for a member of the file's group (it marks mandatory locking, not "run
+# as group") and goes for anyone else; root's write keeps
 # both. DIR must let uid 1000 in (allow_other); the mode is read through the
 # mount, so a stale mode in the kernel's attribute cache fails too.
 
@@ -313,8 +314,12 @@ check_kill_suidgid() {
 	ok "$n: uid 1000 writes it opened read-write" "${u[@]}" sh -c "echo more 1<>'$f'"
 	eq "$n: a read-write write by uid 1000 drops them too" 777 "$(mode_of)"
 	fresh 6767
-	ok "$n: uid 1000 appends to a 6767 file" "${u[@]}" sh -c "echo more >>'$f'"
-	eq "$n: setgid without group exec survives the write" 2767 "$(mode_of)"
+	chgrp 1000 "$f"
+	ok "$n: uid 1000 appends to a 6767 file of its group" "${u[@]}" sh -c "echo more >>'$f'"
+	eq "$n: setgid without group exec survives a group member's write" 2767 "$(mode_of)"
+	fresh 6767
+	ok "$n: uid 1000 appends to a 6767 file of group 0" "${u[@]}" sh -c "echo more >>'$f'"
+	eq "$n: setgid without group exec goes for a write from outside the group" 767 "$(mode_of)"
 	fresh 6777
 	echo more >>"$f"
 	eq "$n: a write by root keeps both" 6777 "$(mode_of)"
@@ -328,6 +333,100 @@ check_kill_suidgid() {
 	chown 1000 "$f"
 	eq "$n: a chown drops them" 777 "$(mode_of)"
 	rm -f "$f"
+}
+
+# ref_tmpfs: a tmpfs at $WORK/ref (mounted once; the cleanup unmounts it), the
+# local filesystem that memfs follows and that the checks below compare with.
+ref_tmpfs() {
+	local r=$WORK/ref
+	if ! is_mounted "$r"; then
+		mkdir -p "$r" && echo "$r" >>"$WORK/mounts" && mount -t tmpfs -o mode=755 vfsmux-ref "$r" ||
+			die "cannot mount the reference tmpfs"
+	fi
+	echo "$r"
+}
+
+# check_drop_privs NAME DIR: a write, a truncate and a fallocate by uid 1000
+# (group 1000, supplementary group 1001, no capabilities) leave the same mode as
+# on tmpfs, for files of group 0 (uid 1000 outside it), 1000 and 1001 (inside),
+# with setuid and setgid, with and without group execute (fs/attr.c
+# setattr_should_drop_suidgid: setgid without group execute goes only for a
+# caller outside the file's group). DIR must let uid 1000 in.
+check_drop_privs() {
+	local n=$1 d=$2 ref out=() dir g m op f
+	ref=$(ref_tmpfs)/drop-privs
+	mkdir -p "$ref" && chmod 777 "$ref"
+	for dir in "$ref" "$d"; do
+		f=$dir/drop-privs
+		out+=("$(for g in 0 1000 1001; do for m in 6666 6676 2666 2676 4666; do
+			for op in write truncate fallocate; do
+				rm -f "$f" && echo data >"$f" && chgrp $g "$f" && chmod $m "$f"
+				case $op in
+				write) setpriv --reuid=1000 --regid=1000 --groups=1001 sh -c "echo x >>'$f'" ;;
+				truncate) setpriv --reuid=1000 --regid=1000 --groups=1001 truncate -s 2 "$f" ;;
+				fallocate) setpriv --reuid=1000 --regid=1000 --groups=1001 fallocate -l 8192 "$f" ;;
+				esac
+				echo "group $g, $m, $op: $(stat -c %a "$f" 2>&1)"
+			done
+		done; done)")
+		rm -f "$f"
+	done
+	if [ "${out[0]}" = "${out[1]}" ]; then
+		it_pass "$n: write, truncate, fallocate by another user drop setuid/setgid as tmpfs does"
+	else
+		it_fail "$n: write, truncate, fallocate by another user drop setuid/setgid as tmpfs does" \
+			"$(diff <(echo "${out[0]}") <(echo "${out[1]}") | grep '^[<>]' | head -n 8 | tr '\n' ' ')"
+	fi
+}
+
+# check_posix_acl NAME DIR: POSIX ACLs through the mount behave as on tmpfs:
+# default ACLs are inherited by mkdir, create and mknod in place of the umask,
+# the umask applies without one, chmod rewrites the access ACL, setting an ACL
+# changes the mode at once, setting one as a user outside the file's group
+# drops setgid (as chmod would), getfacl/setfacl round-trip, and the kernel
+# enforces a named-user entry. DIR must let uid 1000 in; the mount needs
+# default_permissions (the kernel checks ACLs only then).
+check_posix_acl() {
+	local n=$1 d=$2 ref dir r out=() u=(setpriv --reuid=1000 --regid=1000 --clear-groups)
+	ref=$(ref_tmpfs)/posix-acl
+	mkdir -p "$ref" && chmod 777 "$ref"
+	for dir in "$ref" "$d"; do
+		r=$dir/acl
+		rm -rf "$r" && mkdir "$r" && chmod 755 "$r"
+		out+=("$(
+			cd "$r" || exit 1
+			mkdir dg du plain
+			setfacl -d -m g::rwx dg
+			setfacl -d -m u:1000:rwx,g::r-x,m::rwx du
+			for p in dg du plain; do
+				(umask 022 && mkdir $p/dir && touch $p/file && mkfifo $p/fifo && mkdir $p/dir/sub &&
+					ln -s file $p/link)
+				(umask 077 && mkdir $p/dir077 && touch $p/file077)
+			done
+			touch chm && setfacl -m u:1000:rw,g::r chm && chmod 604 chm && getfacl -p chm
+			touch equiv && chmod 600 equiv && setfacl -m g::r equiv
+			echo "equiv's mode at once: $(stat -c %a equiv)"
+			echo "equiv keeps no ACL: $(getfattr -n system.posix_acl_access equiv 2>&1 | grep -c '^system')"
+			touch sg-out sg-in && chown 1000:0 sg-out && chown 1000:1000 sg-in && chmod 2770 sg-out sg-in
+			"${u[@]}" setfacl -m u:1000:rwx,g::rx sg-out
+			"${u[@]}" setfacl -m u:1000:rwx,g::rx sg-in
+			echo secret >private && chmod 600 private && setfacl -m u:1000:r private
+			echo "uid 1000 reads via its entry: $("${u[@]}" cat private 2>&1)"
+			echo "uid 1001 does not: $(setpriv --reuid=1001 --regid=1001 --clear-groups cat private 2>&1 | grep -c denied)"
+			getfacl -p private | setfacl --set-file=- chm 2>&1
+			setfacl -b equiv
+			find . -printf '%M %u:%g %p\n' | LC_ALL=C sort
+			find . | LC_ALL=C sort | while read -r f; do getfacl -p "$f" 2>&1; done
+		)")
+	done
+	[ -n "${VFSMUX_IT_SHOW:-}" ] && printf '%s\n' "${out[0]}"
+	if [ "${out[0]}" = "${out[1]}" ]; then
+		it_pass "$n: POSIX ACLs (default ACLs, umask, chmod, setgid, getfacl) as on tmpfs"
+	else
+		it_fail "$n: POSIX ACLs (default ACLs, umask, chmod, setgid, getfacl) as on tmpfs" \
+			"$(diff <(echo "${out[0]}") <(echo "${out[1]}") | grep '^[<>]' | head -n 40 | tr '\n' ' ')"
+	fi
+	rm -rf "$ref/acl" "$d/acl"
 }
 
 # check_write_drops_fcaps NAME DIR: a write removes the file's capabilities

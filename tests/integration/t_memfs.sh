@@ -205,6 +205,8 @@ ok "files can be created again" touch "$MNT/small/after"
 mkdir "$MNT/small/kp" && chmod 777 "$MNT/small/kp"
 check_kill_suidgid memfs "$MNT/small/kp"
 check_write_drops_fcaps memfs "$MNT/small/kp"
+check_drop_privs memfs "$MNT/small/kp"
+check_posix_acl memfs "$MNT/small/kp"
 
 # ---------------------------------------------------------------- write-only opens
 # memfs hands write-only opens to the kernel as direct I/O (no page cache).

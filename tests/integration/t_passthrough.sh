@@ -285,6 +285,8 @@ ok "root creates a file" touch "$MNT/p1/userdir/rootfile"
 eq "a file created by root is root's" 0:0 "$(stat -c %u:%g "$SRC/userdir/rootfile" 2>&1)"
 check_kill_suidgid passthrough "$MNT/p1/userdir"
 check_write_drops_fcaps passthrough "$MNT/p1/userdir"
+check_drop_privs passthrough "$MNT/p1/userdir"
+check_posix_acl passthrough "$MNT/p1/userdir"
 
 # ---------------------------------------------------------------- id_map
 chown 5:7 "$SRC2/d/two"
@@ -295,6 +297,12 @@ eq "id_map: the host file is owned by the inside id" 0:0 "$(stat -c %u:%g "$SRC2
 eq "id_map: it shows as the caller through the mount" 1000:1000 "$(stat -c %u:%g "$MNT/mapped/by-1000" 2>&1)"
 fails "id_map: an unmapped caller (root) cannot create" "Value too large for defined data type" touch "$MNT/mapped/by-root"
 eq "id_map: the unmapped mount's other view is unchanged" 0:0 "$(stat -c %u:%g "$MNT/other/q/by-1000" 2>&1)"
+# ACL entries name ids too: mapped like owners, both ways.
+ok "id_map: the owner sets an ACL naming outside ids" setpriv --reuid=1000 --regid=1000 --clear-groups \
+	setfacl -m u:1005:r,g:1007:r "$MNT/mapped/by-1000"
+contains "id_map: the host ACL names the inside ids" "$(getfacl -n "$SRC2/by-1000" 2>&1)" $'user:5:r--\ngroup::r--\ngroup:7:r--'
+contains "id_map: getfacl through the mount shows the outside ids" "$(getfacl -n "$MNT/mapped/by-1000" 2>&1)" $'user:1005:r--\ngroup::r--\ngroup:1007:r--'
+fails "id_map: an ACL naming an unmapped id is refused" "Invalid argument" setfacl -m u:5:r "$MNT/mapped/by-1000"
 
 # ---------------------------------------------------------------- fds of the daemon
 # An open file holds a daemon fd only until release; O_PATH fds (the inode cache) may stay.

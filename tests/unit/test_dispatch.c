@@ -670,6 +670,66 @@ static void create_in_c(const char *name, uint32_t mode, struct fuse_entry_out *
 	ck_assert(S_ISREG(eo->attr.mode));
 }
 
+/*
+ * With posix_acl (default_permissions) the server asks for POSIX_ACL,
+ * DONT_MASK and SETXATTR_EXT. The create's umask then reaches the backend
+ * (memfs applies it), a SETXATTR carries the extended header, and a missing
+ * ACL reads as ENODATA, never EOPNOTSUPP (the pseudofs has no xattrs at all).
+ */
+START_TEST(posix_acl_negotiated_with_its_companions)
+{
+	const uint64_t acl_flags = FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT;
+	struct session_opts so = { .threads = 1,
+				   .max_threads = 1,
+				   .max_write = 131072,
+				   .ready_fd = -1,
+				   .posix_acl = true };
+	struct fuse_create_in cin = { .flags = O_RDWR | O_CREAT, .mode = 0666, .umask = 022 };
+	struct fuse_setxattr_in xin = { .size = 1, .setxattr_flags = FUSE_SETXATTR_ACL_KILL_SGID };
+	struct fuse_getxattr_in gin = { .size = 0 };
+	struct fuse_init_out out;
+	struct fuse_entry_out eo;
+	const struct captured *r;
+	uint8_t arg[256];
+
+	r = init_offering(USUAL_INIT_FLAGS | (uint32_t)acl_flags, 0);
+	memcpy(&out, r->data, sizeof(out));
+	ck_assert_uint_eq(out.flags & acl_flags, 0); /* not asked for by default */
+
+	session_destroy(se);
+	ck_assert_int_eq(session_create(vfs, -1, &so, &se), 0);
+	session_set_writer(se, capture, NULL);
+	r = init_offering(USUAL_INIT_FLAGS | (uint32_t)acl_flags, 0);
+	memcpy(&out, r->data, sizeof(out));
+	ck_assert_uint_eq(out.flags & acl_flags, acl_flags);
+
+	lookup_ok(FUSE_ROOT_ID, "c");
+	memcpy(arg, &cin, sizeof(cin));
+	memcpy(arg + sizeof(cin), "u", 2);
+	r = send_req(FUSE_CREATE, vfs_nodeid(2, BACKEND_ROOT_INO), arg, sizeof(cin) + 2);
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&eo, r->data, sizeof(eo));
+	ck_assert_uint_eq(eo.attr.mode & 07777, 0644);
+
+	memcpy(arg, &xin, sizeof(xin));
+	memcpy(arg + sizeof(xin), "user.x\0v", 8);
+	r = send_req(FUSE_SETXATTR, eo.nodeid, arg, sizeof(xin) + 8);
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(arg, &gin, sizeof(gin));
+	memcpy(arg + sizeof(gin), "user.x", 7);
+	r = send_req(FUSE_GETXATTR, eo.nodeid, arg, sizeof(gin) + 7);
+	ck_assert_int_eq(r->hdr.error, 0);
+	memcpy(&gin, r->data, sizeof(uint32_t));
+	ck_assert_uint_eq(gin.size, 1);
+
+	memcpy(arg + sizeof(gin), "system.posix_acl_access", 24);
+	r = send_req(FUSE_GETXATTR, FUSE_ROOT_ID, arg, sizeof(gin) + 24);
+	ck_assert_int_eq(r->hdr.error, -ENODATA);
+	r = send_req(FUSE_GETXATTR, eo.nodeid, arg, sizeof(gin) + 24);
+	ck_assert_int_eq(r->hdr.error, -ENODATA);
+}
+END_TEST
+
 START_TEST(create_write_read_roundtrip_in_memfs)
 {
 	uint8_t arg[256];
@@ -1241,6 +1301,7 @@ static Suite *dispatch_suite(void)
 	tcase_add_test(tc, without_no_opendir_support_opendir_still_opens);
 	tcase_add_test(tc, forget_and_batch_forget_never_reply);
 	tcase_add_test(tc, create_write_read_roundtrip_in_memfs);
+	tcase_add_test(tc, posix_acl_negotiated_with_its_companions);
 	tcase_add_test(tc, write_kill_suidgid_drops_bits_and_invalidates);
 	tcase_add_test(tc, create_kill_suidgid_on_existing_file);
 	tcase_add_test(tc, init_asks_for_passthrough_only_when_allowed);

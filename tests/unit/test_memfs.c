@@ -299,6 +299,159 @@ END_TEST
 
 /* A CREATE that finds the file and truncates it, with the kernel's kill flag: the
  * bits go as on any unprivileged truncate; a file the call makes keeps its mode. */
+/* KILL_SGID (the server found the caller outside the file's group): setgid goes
+ * even without group execute; without it, it stays. */
+START_TEST(kill_sgid_drops_setgid_without_group_exec)
+{
+	struct vfs_setattr sa = { .valid = VFS_SET_MODE, .mode = 06644 };
+	struct stat st;
+	uint64_t f;
+
+	be = mk_fs(0, 0);
+	f = mkfile(ROOT, "f");
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	sa.valid = VFS_SET_KILL_SUIDGID;
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 02644);
+	sa.valid = VFS_SET_KILL_SUIDGID | VFS_SET_KILL_SGID;
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+}
+END_TEST
+
+/* An ACL in the kernel's xattr form: version 2, then {tag, perm, id} entries. */
+struct acl_ent {
+	uint16_t tag, perm;
+	uint32_t id;
+};
+
+static size_t acl_make(uint8_t *buf, const struct acl_ent *e, size_t n)
+{
+	uint32_t version = 2;
+
+	memcpy(buf, &version, 4); /* little-endian host, as the kernel's format */
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + 4 + 8 * i, &e[i].tag, 2);
+		memcpy(buf + 6 + 8 * i, &e[i].perm, 2);
+		memcpy(buf + 8 + 8 * i, &e[i].id, 4);
+	}
+	return 4 + 8 * n;
+}
+
+static const struct op_ctx acl_root = { .uid = 0, .gid = 0, .perm_checked = true };
+
+/* posix_acl_update_mode and posix_acl_chmod: the mode follows the access ACL,
+ * an ACL equal to the mode is not kept, chmod rewrites mask and others, and
+ * KILL_SGID drops setgid. Without the kernel's checks (no perm_checked) memfs
+ * keeps no ACLs. */
+START_TEST(access_acl_and_mode_follow_each_other)
+{
+	const struct acl_ent ext[] = {
+		{ 0x01, 6, 0 }, { 0x02, 4, 1000 }, { 0x04, 0, 0 }, { 0x10, 7, 0 }, { 0x20, 0, 0 }
+	};
+	const struct acl_ent plain[] = { { 0x01, 6, 0 }, { 0x04, 4, 0 }, { 0x20, 0, 0 } };
+	const struct acl_ent bad[] = {
+		{ 0x01, 6, 0 }, { 0x02, 4, 1000 }, { 0x04, 0, 0 }, { 0x20, 0, 0 }
+	}; /* a named entry and no mask */
+	struct vfs_setattr sa = { .valid = VFS_SET_MODE, .mode = 02644 };
+	uint8_t buf[64], got[64];
+	struct stat st;
+	size_t n;
+	uint64_t f;
+
+	be = mk_fs(0, 0);
+	f = mkfile(ROOT, "f");
+	n = acl_make(buf, ext, 5);
+	ck_assert_int_eq(ops->setxattr(be, &root_ctx, f, "system.posix_acl_access", buf, n, 0),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(ops->setxattr(be, &acl_root, f, "system.posix_acl_access", buf,
+				       acl_make(buf, bad, 4), 0),
+			 -EINVAL);
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	n = acl_make(buf, ext, 5);
+	ck_assert_int_eq(
+	    ops->setxattr(be, &acl_root, f, "system.posix_acl_access", buf, n, VFS_XATTR_KILL_SGID),
+	    0);
+	ck_assert_uint_eq(st_of(f).st_mode & 07777, 0670); /* group bits from the mask */
+	ck_assert_int_eq(
+	    ops->getxattr(be, &root_ctx, f, "system.posix_acl_access", got, sizeof(got)),
+	    (ssize_t)n);
+	ck_assert_mem_eq(got, buf, n);
+	sa.mode = 0604;
+	ck_assert_int_eq(ops->setattr(be, &root_ctx, f, &sa, &st), 0);
+	ck_assert_int_eq(
+	    ops->getxattr(be, &root_ctx, f, "system.posix_acl_access", got, sizeof(got)),
+	    (ssize_t)n);
+	ck_assert_uint_eq(got[4 + 8 * 3 + 2], 0); /* mask = group bits */
+	ck_assert_uint_eq(got[4 + 8 * 4 + 2], 4); /* other */
+	ck_assert_uint_eq(got[4 + 2], 6);	  /* owner */
+	/* an ACL the mode can say is not kept */
+	n = acl_make(buf, plain, 3);
+	ck_assert_int_eq(ops->setxattr(be, &acl_root, f, "system.posix_acl_access", buf, n, 0), 0);
+	ck_assert_uint_eq(st_of(f).st_mode & 07777, 0640);
+	ck_assert_int_eq(
+	    ops->getxattr(be, &root_ctx, f, "system.posix_acl_access", got, sizeof(got)), -ENODATA);
+}
+END_TEST
+
+static uint64_t lookup_of(uint64_t parent, const char *name)
+{
+	uint64_t ino = 0;
+
+	ck_assert_int_eq(lookup_ino(parent, name, &ino), 0);
+	return ino;
+}
+
+/* posix_acl_create: a default ACL replaces the umask, masks the new mode, gives
+ * an access ACL when it says more than the mode, and passes to subdirectories;
+ * without one the umask applies; symlinks get neither. */
+START_TEST(default_acl_is_inherited_in_place_of_the_umask)
+{
+	const struct acl_ent def[] = {
+		{ 0x01, 7, 0 }, { 0x02, 7, 1000 }, { 0x04, 5, 0 }, { 0x10, 7, 0 }, { 0x20, 5, 0 }
+	};
+	const struct acl_ent grp[] = { { 0x01, 7, 0 }, { 0x04, 7, 0 }, { 0x20, 5, 0 } };
+	struct op_ctx ctx = acl_root;
+	struct vfs_entry e;
+	uint8_t buf[64], got[64];
+	uint64_t d, d2, sub;
+	size_t n;
+
+	be = mk_fs(0, 0);
+	ctx.umask = 022;
+	d = mkdir_as(&ctx, ROOT, "d", 0777);
+	ck_assert_uint_eq(st_of(d).st_mode & 07777, 0755); /* no default ACL: the umask */
+	n = acl_make(buf, def, 5);
+	ck_assert_int_eq(ops->setxattr(be, &acl_root, d, "system.posix_acl_default", buf, n, 0), 0);
+	sub = mkdir_as(&ctx, d, "sub", 0777);
+	ck_assert_uint_eq(st_of(sub).st_mode & 07777, 0775); /* group from the mask */
+	ck_assert_int_eq(
+	    ops->getxattr(be, &root_ctx, sub, "system.posix_acl_default", got, sizeof(got)),
+	    (ssize_t)n);
+	ck_assert_int_eq(
+	    ops->getxattr(be, &root_ctx, sub, "system.posix_acl_access", got, sizeof(got)),
+	    (ssize_t)n);
+	ck_assert_uint_eq(st_of(mkfile_as(&ctx, d, "f", 0640)).st_mode & 07777, 0640);
+	ck_assert_int_eq(ops->symlink(be, &ctx, d, "l", "f", &e), 0);
+	ck_assert_int_eq(
+	    ops->getxattr(be, &root_ctx, e.ino, "system.posix_acl_access", got, sizeof(got)),
+	    -ENODATA);
+	/* a default ACL that says no more than a mode: no access ACL on the child */
+	d2 = mkdir_as(&ctx, ROOT, "d2", 0777);
+	n = acl_make(buf, grp, 3);
+	ck_assert_int_eq(ops->setxattr(be, &acl_root, d2, "system.posix_acl_default", buf, n, 0),
+			 0);
+	ck_assert_uint_eq(st_of(mkfile_as(&ctx, d2, "f", 0666)).st_mode & 07777, 0664);
+	ck_assert_int_eq(ops->getxattr(be, &root_ctx, lookup_of(d2, "f"), "system.posix_acl_access",
+				       got, sizeof(got)),
+			 -ENODATA);
+	/* a default ACL belongs to directories only */
+	ck_assert_int_eq(
+	    ops->setxattr(be, &acl_root, lookup_of(d2, "f"), "system.posix_acl_default", buf, n, 0),
+	    -EACCES);
+}
+END_TEST
+
 START_TEST(create_truncating_existing_file_kills_suidgid)
 {
 	static const unsigned char cap[20] = { 0x01, 0, 0, 0x02, 0, 0x20 };
@@ -1890,6 +2043,9 @@ static Suite *memfs_suite(void)
 	tcase_add_test(tc, write_only_opens_bypass_the_page_cache);
 	tcase_add_test(tc, write_drops_file_capabilities);
 	tcase_add_test(tc, create_truncating_existing_file_kills_suidgid);
+	tcase_add_test(tc, kill_sgid_drops_setgid_without_group_exec);
+	tcase_add_test(tc, access_acl_and_mode_follow_each_other);
+	tcase_add_test(tc, default_acl_is_inherited_in_place_of_the_umask);
 	tcase_add_test(tc, hash_tables_shrink_after_deletes);
 	suite_add_tcase(s, tc);
 	return s;
