@@ -83,34 +83,65 @@ ft_stop() {
 	[ "$st" = 0 ] || fail "daemon $1 exited with status $st"
 }
 
+# ft_wait WHAT CMD...: runs CMD every 0.1 s until it succeeds. Tests wait on
+# such conditions, never for a fixed time; FT_WAIT seconds (FAULTS_WAIT, default
+# 120) only bound a wait that a broken daemon would make endless, and reaching
+# it fails the test with "WHAT: not so after N s".
+FT_WAIT=${FAULTS_WAIT:-120}
+ft_wait() {
+	_what=$1
+	shift
+	_end=$(($(date +%s) + FT_WAIT))
+	until "$@"; do
+		[ "$(date +%s)" -lt "$_end" ] || fail "$_what: not so after $FT_WAIT s"
+		sleep 0.1
+	done
+}
+
 # The trim shim (trim_shim.c) for a daemon whose memory a test measures
 # (FT_PRELOAD=$FT_SHIM ft_start ...); empty in sanitizer builds, whose
-# quarantine keeps freed memory. It publishes the daemon's heap bytes in use
-# to $TRIM_SHIM_STATS every 100 ms; ft_heap reads a fresh figure. One shimmed
-# daemon per test.
+# quarantine keeps freed memory. About every 100 ms it publishes to
+# $TRIM_SHIM_STATS the daemon's heap bytes in use, the highest figure so far
+# and the sample's number. One shimmed daemon per test.
 FT_SHIM=""
 if [ -n "${FAULTS_TRIM_SHIM:-}" ] && [ -z "${FAULTS_SANITIZED:-}" ]; then
 	FT_SHIM=$FAULTS_TRIM_SHIM
 fi
 TRIM_SHIM_STATS=$WORK/heap
 export TRIM_SHIM_STATS
-ft_heap() { sleep 0.3; cat "$TRIM_SHIM_STATS"; }
-# ft_settle_heap BOUND: samples ft_heap until it is at or below BOUND bytes,
-# has not fallen for 3 s, or 18 s have passed; sets FT_HEAP to the lowest
-# figure seen. The kernel sends FORGETs in batches as it evicts and the daemon
-# frees as they arrive, which on a busy machine outlasts any fixed pause; a
-# leak never reaches the bound, however long the wait.
+# ft_shim_read: FT_INUSE, FT_PEAK, FT_SEQ from the shim's last sample (0 before the first).
+ft_shim_read() {
+	FT_INUSE=0 FT_PEAK=0 FT_SEQ=0
+	if [ -s "$TRIM_SHIM_STATS" ]; then read -r FT_INUSE FT_PEAK FT_SEQ <"$TRIM_SHIM_STATS"; fi
+}
+ft_shim_since() { ft_shim_read && [ "$FT_SEQ" -ge "$1" ]; }
+# ft_heap: FT_INUSE (and FT_PEAK) from a sample measured after this call
+# began: the one after next, as the next may have been measured before.
+ft_heap() {
+	ft_shim_read
+	ft_wait "a fresh sample from the trim shim" ft_shim_since $((FT_SEQ + 2))
+}
+# ft_settle_heap [BOUND]: the kernel sends FORGETs in batches as it evicts and
+# the daemon frees as they arrive, which on a busy machine outlasts any fixed
+# pause. With BOUND: samples until the heap in use is at or below BOUND bytes
+# (a leak never gets there: the test fails after FT_WAIT s). Without: until
+# 10 fresh samples in a row bring no new low, for a reference figure (read too
+# early it is only too high, which loosens later bounds, never fails them).
+# FT_HEAP is the lowest figure seen.
 ft_settle_heap() {
-	FT_HEAP=$(ft_heap)
-	_still=0 _i=0
-	while [ "$FT_HEAP" -gt "$1" ] && [ "$_still" -lt 10 ] && [ "$_i" -lt 60 ]; do
-		_h=$(ft_heap)
-		if [ "$_h" -lt "$FT_HEAP" ]; then FT_HEAP=$_h _still=0; else _still=$((_still + 1)); fi
-		_i=$((_i + 1))
+	ft_heap
+	FT_HEAP=$FT_INUSE
+	_still=0
+	_end=$(($(date +%s) + FT_WAIT))
+	while if [ $# -gt 0 ]; then [ "$FT_HEAP" -gt "$1" ]; else [ "$_still" -lt 10 ]; fi; do
+		[ "$(date +%s)" -lt "$_end" ] || return 0
+		ft_heap
+		if [ "$FT_INUSE" -lt "$FT_HEAP" ]; then FT_HEAP=$FT_INUSE _still=0; else _still=$((_still + 1)); fi
 	done
 }
 
 ft_alive() { kill -0 "$1" 2>/dev/null; }
 ft_nfds() { ls "/proc/$1/fd" | wc -l; }
+ft_fds_at_most() { [ "$(ft_nfds "$1")" -le "$2" ]; }
 ft_rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 ft_drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }

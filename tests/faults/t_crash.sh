@@ -44,10 +44,10 @@ PY
 echo scratch >"$WORK/mnt/scratch/note"
 
 # A process that keeps a file open and its cwd inside the mount across the crash.
-(cd "$WORK/mnt/data/sub" && exec 9<"$WORK/mnt/data/f1" && exec sleep 600) &
+(cd "$WORK/mnt/data/sub" && exec 9<"$WORK/mnt/data/f1" && : >"$WORK/holding" && exec sleep 600) &
 holder=$!
 FT_PIDS="$FT_PIDS $holder"
-sleep 0.3
+ft_wait "the holder has its file open" test -e "$WORK/holding"
 
 stat "$WORK/mnt" >/dev/null # the root's attributes are now cached in the kernel
 kill -KILL "$pid"
@@ -58,7 +58,7 @@ ft_log "daemon $pid killed with SIGKILL"
 # from the kernel's cache: it must see the dead mount (statfs) and refuse,
 # not mount a second filesystem on top of it.
 st=0
-timeout 20 "$VFSMUX" run -c "$WORK/c.yaml" --mountpoint "$WORK/mnt" >"$WORK/early.out" 2>&1 ||
+timeout "$FT_WAIT" "$VFSMUX" run -c "$WORK/c.yaml" --mountpoint "$WORK/mnt" >"$WORK/early.out" 2>&1 ||
 	st=$?
 ft_log "immediate restart without --force: exit $st: $(head -c 300 "$WORK/early.out")"
 [ "$st" != 0 ] && [ "$st" != 124 ] || fail "immediate restart did not refuse the dead mount (exit $st)"
@@ -67,10 +67,11 @@ n=$(awk -v m="$WORK/mnt" '$2 == m' /proc/mounts | wc -l)
 
 # The mountpoint is dead: stat gives ENOTCONN (once the root's cached
 # attributes expire: the kernel answers stat from its cache for up to the attr
-# timeout, 1 s by default, even on an aborted connection).
-python3 - "$WORK/mnt" <<'PY' || fail "stat of the dead mountpoint did not give ENOTCONN"
+# timeout, 1 s by default, even on an aborted connection). Polled: FT_WAIT
+# seconds only bound the wait.
+python3 - "$WORK/mnt" "$FT_WAIT" <<'PY' || fail "stat of the dead mountpoint did not give ENOTCONN"
 import errno, os, sys, time
-end = time.monotonic() + 5
+end = time.monotonic() + int(sys.argv[2])
 while True:
     try:
         os.stat(sys.argv[1])
@@ -78,14 +79,14 @@ while True:
         print(f"stat: {errno.errorcode.get(e.errno)}")
         sys.exit(0 if e.errno == errno.ENOTCONN else 1)
     if time.monotonic() > end:
-        print("stat still succeeds 5 s after the kill")
+        print(f"stat still succeeds {sys.argv[2]} s after the kill")
         sys.exit(1)
     time.sleep(0.1)
 PY
 
 # Restart without --force: refused, and the message says what to do.
 st=0
-timeout 20 "$VFSMUX" run -c "$WORK/c.yaml" --mountpoint "$WORK/mnt" >"$WORK/noforce.out" 2>&1 ||
+timeout "$FT_WAIT" "$VFSMUX" run -c "$WORK/c.yaml" --mountpoint "$WORK/mnt" >"$WORK/noforce.out" 2>&1 ||
 	st=$?
 ft_log "restart without --force: exit $st: $(head -c 300 "$WORK/noforce.out")"
 [ "$st" != 0 ] && [ "$st" != 124 ] || fail "restart without --force did not fail cleanly (exit $st)"

@@ -61,12 +61,12 @@ while [ "$r" -le "$ROUNDS" ]; do
 	cmp -s "$WORK/src.sum" "$WORK/mnt.sum" || fail "clean mount and its source differ"
 
 	# Forget everything: the kernel drops its inodes, the daemon its fds.
+	# FORGETs and RELEASEs reach the daemon asynchronously: wait until its fds
+	# are back (a leaked fh or inode fd never gets there).
 	ft_drop_caches
-	sleep 0.5
-	fd=$(ft_nfds "$pid")
-	rss=$(ft_rss_kib "$pid")
-	ft_log "round $r: daemon $fd fds (start $fd0), RSS $rss KiB after drop_caches"
-	[ "$fd" -le "$fd0" ] || fail "daemon fds grew from $fd0 to $fd: a leaked fh or inode fd"
+	ft_wait "round $r: daemon fds back to their start ($fd0): a leaked fh or inode fd?" \
+		ft_fds_at_most "$pid" "$fd0"
+	ft_log "round $r: daemon $(ft_nfds "$pid") fds (start $fd0), RSS $(ft_rss_kib "$pid") KiB after drop_caches"
 	if [ -n "$shim" ]; then
 		# From the second round on the heap must come back to where the
 		# first left it (hash tables keep their grown size: 256 KiB slack).
@@ -75,7 +75,7 @@ while [ "$r" -le "$ROUNDS" ]; do
 			[ "$FT_HEAP" -le $((heap_prev + 262144)) ] ||
 				fail "daemon heap grew from $heap_prev to $FT_HEAP bytes between rounds"
 		else
-			ft_settle_heap 0
+			ft_settle_heap
 		fi
 		ft_log "round $r: daemon heap in use $FT_HEAP bytes"
 		heap_prev=$FT_HEAP

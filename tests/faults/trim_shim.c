@@ -7,11 +7,16 @@
  * of its own, every 100 ms:
  *   - runs malloc_trim(0), so the RSS figures the test prints follow live
  *     memory as closely as the allocator allows;
- *   - when TRIM_SHIM_STATS names a file, writes to it the heap bytes in use
- *     (mallinfo2().uordblks over every arena, plus hblkhd for mmap'ed
- *     blocks) as one decimal line, replaced atomically by rename(2). That
- *     figure is what the test asserts on: it is exact, whatever the
- *     fragmentation.
+ *   - when TRIM_SHIM_STATS names a file, writes to it one line of three
+ *     decimal numbers, replaced atomically by rename(2): the heap bytes in
+ *     use (mallinfo2().uordblks over every arena, plus hblkhd for mmap'ed
+ *     blocks), the highest of those figures so far, and the sample's number
+ *     (1, 2, ...). The figure in use is what the test asserts on: it is
+ *     exact, whatever the fragmentation. The peak is kept here, while the
+ *     load runs, because the kernel may forget inodes (another process's
+ *     drop_caches, memory pressure) before the test could read it after.
+ *     The number lets a reader wait for a figure sampled after a given
+ *     moment instead of sleeping for one.
  * It changes no behaviour of the daemon otherwise.
  */
 #include <malloc.h>
@@ -24,20 +29,27 @@
 void trim_shim_start(void) __attribute__((constructor));
 
 static const char *stats_path;
+static size_t peak;	       /* highest figure in use so far; the shim's thread only */
+static unsigned long long seq; /* samples taken; the shim's thread only */
 
 static void trim_shim_publish(void)
 {
 	char tmp[4096];
 	struct mallinfo2 mi;
+	size_t inuse;
 	FILE *f;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", stats_path) >= (int)sizeof(tmp))
 		return;
 	mi = mallinfo2();
+	inuse = mi.uordblks + mi.hblkhd;
+	if (inuse > peak)
+		peak = inuse;
+	seq++;
 	f = fopen(tmp, "w");
 	if (!f)
 		return;
-	fprintf(f, "%zu\n", mi.uordblks + mi.hblkhd);
+	fprintf(f, "%zu %zu %llu\n", inuse, peak, seq);
 	if (fclose(f) == 0)
 		rename(tmp, stats_path);
 }
