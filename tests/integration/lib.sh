@@ -8,6 +8,8 @@
 #
 # Environment: VFSMUX (path of the built binary; meson sets it),
 # VFSMUX_IT_TIMEOUT (seconds before the watchdog ends a stuck test, default 500),
+# VFSMUX_IT_WAIT (seconds a wait for an event may take before it fails the
+# test, default 120; see wait_for),
 # VFSMUX_IT_KEEP=1 keeps the work dir for a look after a failure.
 
 set -u
@@ -101,6 +103,42 @@ trap 'exit 143' TERM
 ) </dev/null >/dev/null 2>&1 &
 IT_WATCHDOG=$!
 
+# ---------------------------------------------------------------- waiting
+# Tests wait on events, never for a fixed time: a condition is polled until it
+# holds. IT_WAIT only bounds a wait that a broken daemon would make endless; a
+# loaded machine is slow, never that slow.
+IT_WAIT=${VFSMUX_IT_WAIT:-120}
+
+# wait_for CMD...: runs CMD every 0.05 s until it succeeds (0), or IT_WAIT s pass (1).
+wait_for() {
+	local end=$((EPOCHSECONDS + IT_WAIT))
+	until "$@" >/dev/null 2>&1; do
+		((EPOCHSECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
+
+# not CMD...: CMD fails (for wait_for and eventually).
+not() { ! "$@"; }
+
+# eventually NAME CMD...: a check that CMD comes to succeed (polled, see wait_for).
+eventually() {
+	local name=$1
+	shift
+	if wait_for "$@"; then
+		it_pass "$name"
+	else
+		it_fail "$name" "'$*' still fails after $IT_WAIT s"
+	fi
+}
+
+# wait_clock_past PATH: waits until a timestamp taken now on $WORK's filesystem
+# (PATH must be on it) is later than PATH's mtime and ctime, so a change made
+# next gets a different time whatever the clock's granularity.
+ns_times() { stat -c '%.9Y %.9Z' "$@" | tr -d . | tr ' ' '\n' | sort -n | tail -n 1; }
+clock_past() { touch "$WORK/.clock-probe" && (($(ns_times "$WORK/.clock-probe") > $(ns_times "$1"))); }
+wait_clock_past() { wait_for clock_past "$1"; }
+
 # ---------------------------------------------------------------- checks
 
 it_pass() {
@@ -193,7 +231,7 @@ write_config() {
 }
 
 # start_daemon CFG [--mountpoint DIR] [ARGS...]: run the daemon in the background,
-# wait (20 s at most) for "ok" on its --ready-fd; DPID is its pid. Returns 1 with
+# wait (IT_WAIT s at most) for "ok" on its --ready-fd; DPID is its pid. Returns 1 with
 # the daemon's answer in READY_STATUS when it did not become ready.
 # Set DAEMON_WRAP (e.g. "prlimit --nofile=4096:4096") to run it under a wrapper
 # that execs it (so the pid stays the daemon's).
@@ -216,15 +254,15 @@ start_daemon() {
 	echo "$DPID" >>"$WORK/pids"
 	READY_STATUS=
 	# The child opened the write end before exec, so this open does not block;
-	# read gets EOF if the daemon dies without a word, and gives up after 20 s.
-	read -r -t 20 READY_STATUS <"$fifo"
+	# read gets EOF if the daemon dies without a word, and gives up after IT_WAIT s.
+	read -r -t "$IT_WAIT" READY_STATUS <"$fifo"
 	rm -f "$fifo"
 	[ "$READY_STATUS" = ok ]
 }
 
 # mount_or_die CFG [ARGS...]: start_daemon, or end the test with the daemon's log.
 mount_or_die() {
-	start_daemon "$@" || die "daemon did not become ready: '${READY_STATUS:-no answer in 20 s}'"
+	start_daemon "$@" || die "daemon did not become ready: '${READY_STATUS:-no answer in $IT_WAIT s}'"
 	is_mounted "$(mount_arg "$@")" || die "daemon said ok but nothing is mounted"
 }
 
@@ -238,16 +276,14 @@ mount_arg() {
 	echo "$mp"
 }
 
-# stop_daemon [PID] [SIGNAL]: signal it (TERM), wait up to 20 s; DAEMON_RC is its exit code.
+# stop_daemon [PID] [SIGNAL]: signal it (TERM), wait until it exits (IT_WAIT s
+# at most); DAEMON_RC is its exit code, "timeout" when it did not exit.
 DAEMON_RC=
 stop_daemon() {
-	local pid=${1:-$DPID} sig=${2:-TERM} i
+	local pid=${1:-$DPID} sig=${2:-TERM}
 	our_child "$pid" && kill -s "$sig" "$pid" 2>/dev/null
-	for ((i = 0; i < 200; i++)); do
-		alive "$pid" || break # a zombie is reaped by the wait below
-		sleep 0.1
-	done
-	if alive "$pid"; then
+	# a zombie is not alive: the wait below reaps it
+	if ! wait_for not alive "$pid"; then
 		DAEMON_RC=timeout
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
@@ -270,6 +306,65 @@ it_forget_pid() {
 	printf '%s\n' "${IT_PIDS[@]}" >"$WORK/pids"
 }
 
+# ---------------------------------------------------------------- held requests
+# A backend call that waits until the test lets it go, not for a time: the
+# source of a passthrough mount lies on a second vfsmux (the holder, a memfs at
+# $WORK/held) that the test stops with SIGSTOP. A request of the daemon under
+# test that reaches that source then waits in its worker or ring thread until
+# SIGCONT.
+
+# hold_setup: start the holder; HOLD_SRC is the source to serve, HOLD_PID its pid.
+hold_setup() {
+	mkdir -p "$WORK/held"
+	write_config "$WORK/holder.yaml" <<-EOF
+		mounts:
+		  - {path: /m, type: memfs}
+	EOF
+	mount_or_die "$WORK/holder.yaml" --mountpoint "$WORK/held"
+	HOLD_PID=$DPID
+	HOLD_SRC=$WORK/held/m
+}
+
+# STATFS(17) requests from each of PIDS in the daemon's -v trace after line FROM.
+statfs_seen() { # FROM PIDS...
+	local from=$1 p
+	shift
+	for p in "$@"; do
+		tail -n "+$from" "$WORK/daemon.log" | grep -Eq " STATFS\(17\) .* pid $p\$" || return 1
+	done
+}
+
+# check_held_requests NAME [PREFIX...]: a blocked backend call holds its thread
+# only. The running daemon ($DPID, with -v) serves /slow, a passthrough of
+# HOLD_SRC, and /mem, a memfs; its timeouts are long enough that /slow stays
+# looked up. Three STATFS of /slow are held in the daemon (more than the two
+# threads it starts with); until they are let go a file is created and read in
+# /mem. PREFIX (e.g. taskset -c 0) runs each caller.
+check_held_requests() {
+	local n=$1 p pids=() still=0 maker from rc
+	shift
+	stat -f "$MNT/slow" >/dev/null || it_fail "$n: /slow answers before the hold"
+	from=$(($(wc -l <"$WORK/daemon.log") + 1))
+	kill -STOP "$HOLD_PID"
+	for _ in 1 2 3; do
+		"$@" stat -f "$MNT/slow" >/dev/null 2>&1 &
+		pids+=($!)
+	done
+	eventually "$n: the three STATFS reached the daemon (its -v trace)" statfs_seen "$from" "${pids[@]}"
+	"$@" sh -c "echo fresh >'$MNT/mem/fresh' && cat '$MNT/mem/fresh'" >"$WORK/fresh.out" 2>&1 &
+	maker=$!
+	eventually "$n: while three STATFS are held in the daemon, a file is created and read" \
+		not alive "$maker"
+	for p in "${pids[@]}"; do alive "$p" && still=$((still + 1)); done
+	eq "$n: ... and the three are still held" 3 "$still"
+	kill -CONT "$HOLD_PID"
+	wait "$maker"
+	eq "$n: the file reads back" fresh "$(cat "$WORK/fresh.out")"
+	rc=0
+	for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+	eq "$n: let go, the three STATFS succeed" 0 "$rc"
+}
+
 # names [ls options] DIR: the names ls lists, on one line, space-separated.
 names() {
 	ls "$@" | paste -sd' ' -
@@ -287,8 +382,9 @@ check_term_with_open_file() {
 	local mp=$1 f=$2 want=$3 n="SIGTERM with a file open"
 	exec 7<"$f"
 	our_child "$DPID" && kill -TERM "$DPID"
-	for _ in 1 2 3 4 5 6 7 8 9 10; do is_mounted "$mp" || break; sleep 0.2; done
-	is_mounted "$mp" && it_fail "$n: mount detached at once" || it_pass "$n: mount detached at once"
+	# "at once": before the file is closed (a daemon that waited for the close
+	# would never get there; the wait is bounded by IT_WAIT only)
+	eventually "$n: mount detached at once" not is_mounted "$mp"
 	eq "$n: the open file still reads" "$want" "$(cat <&7 2>&1)"
 	exec 7<&-
 	stop_daemon "$DPID" 0 # no second signal: closing the last file ends it
@@ -457,31 +553,24 @@ check_write_drops_fcaps() {
 # must still end the daemon within its grace time (10 s, docs/vfsmux.1.md):
 # the stuck thread is left behind, the daemon exits 1 saying so, and the
 # caller gets an error instead of waiting for ever. Waits on events only: the
-# caller's wait channel, then the daemon's exit (failure only past 60 s).
+# caller's wait channel, then the daemon's exit (failure only past IT_WAIT s).
 # CALLER is a prefix for stat (e.g. taskset -c 0).
 check_term_with_hung_call() {
-	local n=$1 d=$2 caller i t0 t1 pid=$DPID
+	local n=$1 d=$2 caller t0 t1 pid=$DPID
 	shift 2
 	"$@" stat -f "$d" >/dev/null 2>&1 &
 	caller=$!
-	for ((i = 0; i < 400; i++)); do
-		grep -q request_wait_answer "/proc/$caller/wchan" 2>/dev/null && break
-		sleep 0.05
-	done
-	if ! grep -q request_wait_answer "/proc/$caller/wchan" 2>/dev/null; then
+	if ! wait_for grep -q request_wait_answer "/proc/$caller/wchan"; then
 		it_fail "$n: a STATFS is held in the daemon" "the caller waits in $(cat "/proc/$caller/wchan" 2>&1)"
 		return
 	fi
 	it_pass "$n: a STATFS is held in the daemon"
 	t0=$(date +%s%N)
 	our_child "$pid" && kill -TERM "$pid"
-	for ((i = 0; i < 600; i++)); do
-		alive "$pid" || break
-		sleep 0.1
-	done
+	wait_for not alive "$pid"
 	t1=$(date +%s%N)
 	if alive "$pid"; then
-		it_fail "$n: SIGTERM ends the daemon within its grace time" "still running after 60 s"
+		it_fail "$n: SIGTERM ends the daemon within its grace time" "still running after $IT_WAIT s"
 		kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		DAEMON_RC=timeout
