@@ -101,8 +101,27 @@ import os, sys, time
 d = sys.argv[1]
 os.makedirs(d)
 out = []
-def st(p): return os.lstat(p)
-def step(): time.sleep(0.02)  # tmpfs times tick at the jiffy
+seen = 0  # the latest timestamp read so far, in ns
+def st(p):
+    global seen
+    s = os.lstat(p)
+    seen = max(seen, s.st_atime_ns, s.st_mtime_ns, s.st_ctime_ns)
+    return s
+def step():
+    # Wait until a time taken now on this filesystem is past every time read
+    # so far (tmpfs times tick at the jiffy): the next change must show. The
+    # probe lives in the parent of the observed tree; 120 s bound the wait only.
+    probe = os.path.join(os.path.dirname(d), ".clock-probe")
+    end = time.monotonic() + 120
+    while True:
+        open(probe, "a").close()
+        os.utime(probe)
+        if os.stat(probe).st_mtime_ns > seen:
+            break
+        if time.monotonic() > end:
+            raise SystemExit("the filesystem's clock did not move for 120 s")
+        time.sleep(0.001)
+    os.unlink(probe)
 def changed(before, after, fields):
     return ",".join("%s%s" % (f, "+" if getattr(after, "st_" + f + "_ns") != getattr(before, "st_" + f + "_ns") else "=")
                     for f in fields)

@@ -236,11 +236,14 @@ print(" ".join(res))
 PY
 )
 eq "fcntl locks conflict between processes, and release" "fcntl-conflict fcntl-free" "$out"
-flock "$MNT/p1/lockfile" sleep 3 &
-fpid=$!
-sleep 0.5
+# The holder says when it has the lock, and keeps it until told (its stdin,
+# a pipe from this script: closed, it lets go too).
+coproc HOLDER { flock "$MNT/p1/lockfile" sh -c 'echo locked; read -r _'; }
+read -r -t "$IT_WAIT" held <&"${HOLDER[0]}"
+eq "flock: the holder has the lock" locked "${held:-}"
 fails "flock: a second process cannot take a held lock" "" flock -n "$MNT/p1/lockfile" true
-wait "$fpid"
+echo go >&"${HOLDER[1]}"
+wait "$HOLDER_PID"
 ok "flock: free again after the holder exits" flock -n "$MNT/p1/lockfile" true
 
 # ---------------------------------------------------------------- xattrs
@@ -318,8 +321,11 @@ open_fds_on() { # PID HOSTPATH: fds of PID on HOSTPATH that are not O_PATH
 exec 8<"$MNT/p1/dir/rand.bin"
 head -c 10 <&8 >/dev/null
 exec 8<&-
-sleep 0.5 # RELEASE is sent asynchronously after close
-eq "after close the daemon holds no open fd on the file" 0 "$(open_fds_on "$DPID" "$SRC/dir/rand.bin")"
+# RELEASE is sent asynchronously after close: wait until the daemon has closed
+# its fd (one that leaks never does).
+no_open_fds_on() { [ "$(open_fds_on "$1" "$2")" = 0 ]; }
+eventually "after close the daemon holds no open fd on the file" \
+	no_open_fds_on "$DPID" "$SRC/dir/rand.bin"
 
 # ---------------------------------------------------------------- 30,000 files, 4,096 fds
 # Count the daemon's fds on the big tree (the fd cache of /big; workers' cloned
@@ -334,9 +340,11 @@ while alive "$walk"; do
 	((n > max)) && max=$n
 	n=$(fd_count "$DPID")
 	((n > maxall)) && maxall=$n
-	sleep 0.1
+	sleep 0.1 # a sampling period, not a wait for anything
 done
 wait "$walk"
+n=$(big_fds "$DPID") # and once after: the fd cache still holds the walk's inodes
+((n > max)) && max=$n
 eq "stat walk of $NBIG files completes without errors" "" "$(head -n 3 "$WORK/big.err")"
 eq "stat walk saw every file" "$NBIG" "$(wc -l <"$WORK/big.list")"
 eq "stat walk: every file has its own st_ino" "$NBIG" "$(cut -d' ' -f1 "$WORK/big.list" | sort -u | wc -l)"
@@ -389,10 +397,12 @@ eq "no OPENDIR answered ok" 0 "$(grep -c ' OPENDIR -> ok' <<<"$vlog")"
 eq "no RELEASEDIR reached the daemon" 0 "$(grep -c ' RELEASEDIR(29) ' <<<"$vlog")"
 contains "directories were listed (fh 0)" "$vlog" " READDIRPLUS -> ok"
 ls "$MNT3/t/e" >/dev/null # cache the (empty) listing
-sleep 0.05                # a later mtime than the cached one, even on a coarse clock
+# A later mtime than the cached one, even on a coarse clock: wait until the
+# host filesystem's clock has passed the directory's mtime.
+wait_clock_past "$SRC3/e" || it_fail "the clock of $SRC3 passes an mtime"
 : >"$SRC3/e/newfile"
 eq "a file created on the host shows in a cached directory" newfile "$(ls "$MNT3/t/e")"
-sleep 0.05
+wait_clock_past "$SRC3/e" || it_fail "the clock of $SRC3 passes an mtime"
 rm "$SRC3/e/newfile"
 eq "and its removal on the host too" "" "$(ls "$MNT3/t/e")"
 ok "rm -rf of a tree through the mount" rm -rf "$MNT3/t/rmme"
