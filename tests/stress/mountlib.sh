@@ -9,7 +9,8 @@
 # only between commands, and a call the daemon never answers never returns).
 #
 # Environment: VFSMUX (the built daemon; meson sets it), ML_TIMEOUT (watchdog
-# seconds), ML_KEEP=1 keeps the work dir.
+# seconds), ML_WAIT (seconds a wait for an event may take before it fails,
+# default 120), ML_KEEP=1 keeps the work dir.
 
 set -u
 set -o pipefail
@@ -29,6 +30,18 @@ ML_WORK=$(mktemp -d "${TMPDIR:-/tmp}/vfsmux-$ML_NAME.XXXXXX") || exit 1
 ML_MNT=$ML_WORK/mnt
 ML_SRC=$ML_WORK/src
 mkdir "$ML_MNT" "$ML_SRC"
+
+# ml_wait CMD...: runs CMD every 0.05 s until it succeeds (0), or ML_WAIT s
+# pass (1). Scripts wait on events, never for a fixed time; the bound only
+# ends a wait that a broken daemon would make endless.
+ML_WAIT=${ML_WAIT:-120}
+ml_wait() {
+	local end=$((EPOCHSECONDS + ML_WAIT))
+	until "$@"; do
+		((EPOCHSECONDS < end)) || return 1
+		sleep 0.05
+	done
+}
 
 ml_is_mounted() {
 	awk -v d="$1" '$5 == d { found = 1 } END { exit !found }' /proc/self/mountinfo
@@ -80,11 +93,7 @@ ml_start() {
 		2>"$ML_WORK/daemon.log" </dev/null &
 	DPID=$!
 	echo "$DPID" >"$ML_WORK/daemon.pid"
-	for ((i = 0; i < 200; i++)); do
-		[ -s "$ML_WORK/ready" ] && break
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.05
-	done
+	ml_wait ml_ready_or_gone
 	if [ "$(head -n1 "$ML_WORK/ready")" != ok ]; then
 		ml_log "daemon did not come up: $(cat "$ML_WORK/ready")"
 		tail -n 20 "$ML_WORK/daemon.log"
@@ -93,16 +102,16 @@ ml_start() {
 	ml_log "daemon $DPID mounted $ML_MNT (/pt: passthrough over $ML_SRC on $(df --output=fstype "$ML_SRC" | tail -n1), /mem: memfs)"
 }
 
-# ml_stop: SIGTERM, the daemon must unmount and exit 0 within 30 s.
+# The daemon said something on its ready fd, or has exited.
+ml_ready_or_gone() { [ -s "$ML_WORK/ready" ] || ! kill -0 "$DPID" 2>/dev/null; }
+ml_gone() { ! kill -0 "$DPID" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$DPID/stat" 2>/dev/null)" = Z ]; }
+
+# ml_stop: SIGTERM, the daemon must unmount and exit 0 (within ML_WAIT s).
 ml_stop() {
-	local i rc
+	local rc
 	kill -TERM "$DPID"
-	for ((i = 0; i < 300; i++)); do
-		kill -0 "$DPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$DPID" 2>/dev/null; then
-		ml_log "daemon did not exit 30 s after SIGTERM"
+	if ! ml_wait ml_gone; then
+		ml_log "daemon did not exit $ML_WAIT s after SIGTERM"
 		return 1
 	fi
 	wait "$DPID"

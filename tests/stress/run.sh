@@ -86,12 +86,10 @@ for m in ${STRESS_MOUNTS:-pt mem}; do
 	if [ "$m" = pt ] && [ -n "$(ls -A "$ML_SRC")" ]; then
 		fail "$m: source dir not empty after rm -rf: $(ls -A "$ML_SRC" | head -5)"
 	fi
-	# FORGETs reach the daemon asynchronously: give them a few seconds.
-	for ((i = 0; i < 50; i++)); do
-		ml_drop_caches
-		[ "$(ml_fds)" -le "$FD0" ] && break
-		sleep 0.2
-	done
+	# FORGETs reach the daemon asynchronously: wait until its fds are back (a
+	# leak never gets there; the check below then fails).
+	fds_back() { ml_drop_caches && [ "$(ml_fds)" -le "$FD0" ]; }
+	ml_wait fds_back
 	# A few idle requests let surplus workers retire (each checks after a request).
 	for ((i = 0; i < 40; i++)); do stat "$ML_MNT/$m" >/dev/null; done
 	ml_drop_caches
