@@ -325,6 +325,15 @@ hold_setup() {
 	HOLD_SRC=$WORK/held/m
 }
 
+# Every thread of PID is stopped (SIGSTOP is delivered to each thread as it
+# next runs: until then one may still answer a request).
+all_stopped() {
+	local t
+	for t in /proc/"$1"/task/*/stat; do
+		[ "$(awk '{ print $3 }' "$t" 2>/dev/null)" = T ] || return 1
+	done
+}
+
 # STATFS(17) requests from each of PIDS in the daemon's -v trace after line FROM.
 statfs_seen() { # FROM PIDS...
 	local from=$1 p
@@ -346,6 +355,7 @@ check_held_requests() {
 	stat -f "$MNT/slow" >/dev/null || it_fail "$n: /slow answers before the hold"
 	from=$(($(wc -l <"$WORK/daemon.log") + 1))
 	kill -STOP "$HOLD_PID"
+	wait_for all_stopped "$HOLD_PID" || it_fail "$n: the holder stops" "not every thread of $HOLD_PID stopped"
 	for _ in 1 2 3; do
 		"$@" stat -f "$MNT/slow" >/dev/null 2>&1 &
 		pids+=($!)
