@@ -238,12 +238,14 @@ PY
 eq "fcntl locks conflict between processes, and release" "fcntl-conflict fcntl-free" "$out"
 # The holder says when it has the lock, and keeps it until told (its stdin,
 # a pipe from this script: closed, it lets go too).
+# bash unsets HOLDER and HOLDER_PID as soon as the coprocess ends: keep copies.
 coproc HOLDER { flock "$MNT/p1/lockfile" sh -c 'echo locked; read -r _'; }
-read -r -t "$IT_WAIT" held <&"${HOLDER[0]}"
+hpid=$HOLDER_PID hout=${HOLDER[0]} hin=${HOLDER[1]}
+read -r -t "$IT_WAIT" held <&"$hout"
 eq "flock: the holder has the lock" locked "${held:-}"
 fails "flock: a second process cannot take a held lock" "" flock -n "$MNT/p1/lockfile" true
-echo go >&"${HOLDER[1]}"
-wait "$HOLDER_PID"
+echo go 2>/dev/null >&"$hin"
+wait "$hpid"
 ok "flock: free again after the holder exits" flock -n "$MNT/p1/lockfile" true
 
 # ---------------------------------------------------------------- xattrs
