@@ -13,6 +13,7 @@
 #include "server/log.h"
 #include "server/mount.h"
 #include "server/session.h"
+#include "vfs/fd_budget.h"
 #include "vfs/vfs.h"
 
 #include <errno.h>
@@ -345,6 +346,8 @@ static int cmd_run(struct cli *c)
 	 * caller with umask 0 came out 04755).
 	 */
 	umask(0);
+	/* One fd budget for the whole daemon, sized before any mount takes an fd. */
+	fd_budget_init();
 	/* Validated so that configs written for a version with it stay valid; said
 	 * aloud, because a key that silently does nothing surprises. */
 	if (cfg->control_socket)

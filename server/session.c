@@ -29,6 +29,7 @@
 #include "server/log.h"
 #include "server/session_int.h"
 #include "server/uring.h"
+#include "vfs/fd_budget.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -166,8 +167,13 @@ static int worker_new(struct session *se, bool clone, struct worker **out)
 		return -ENOMEM;
 	}
 	if (clone && se->fd >= 0) {
-		int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 		uint32_t master = (uint32_t)se->fd;
+		int fd, tries = 0;
+
+		/* The fds the backends only cache make room for a worker's clone. */
+		do
+			fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+		while (fd < 0 && fdb_retry(errno, &tries));
 
 		if (fd >= 0 && ioctl(fd, FUSE_DEV_IOC_CLONE, &master) == 0) {
 			w->fd = fd;

@@ -56,15 +56,15 @@ static int open_beneath(int dirfd, const char *name)
 		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	int fd;
+	int fd, tries = 0;
 
 	if (!atomic_load_explicit(&pt_no_openat2, memory_order_relaxed)) {
-		fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+		PT_RETRY_OPEN(fd, tries, (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how)));
 		if (fd >= 0 || errno != ENOSYS)
 			return fd < 0 ? -errno : fd;
 		atomic_store(&pt_no_openat2, true);
 	}
-	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	PT_RETRY_OPEN(fd, tries, openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
 	return fd < 0 ? -errno : fd;
 }
 
@@ -117,14 +117,15 @@ static bool same_object(const struct stat *a, const struct stat *b)
 static int lookup_dotdot(struct backend *be, int dirfd, struct vfs_entry *out)
 {
 	struct stat root_st, st, up_st;
-	int fd, up, walk, err;
+	int fd, up, walk, err, tries = 0;
 
 	if (fstatat(be->root->pinned_fd, "", &root_st, AT_EMPTY_PATH) < 0)
 		return -errno;
-	fd = openat(dirfd, "..", O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+	PT_RETRY_OPEN(fd, tries,
+		      openat(dirfd, "..", O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
 	if (fd < 0)
 		return -errno;
-	walk = dup(fd);
+	PT_RETRY_OPEN(walk, tries, dup(fd));
 	if (walk < 0) {
 		err = -errno;
 		goto out_close;
@@ -138,7 +139,8 @@ static int lookup_dotdot(struct backend *be, int dirfd, struct vfs_entry *out)
 			err = -ELOOP;
 			goto out_close_walk;
 		}
-		up = openat(walk, "..", O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		PT_RETRY_OPEN(up, tries,
+			      openat(walk, "..", O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
 		if (up < 0) {
 			err = -errno;
 			goto out_close_walk;
@@ -408,18 +410,6 @@ out_src:
 	return err;
 }
 
-static void raise_nofile(const char *source)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			vlog(VLOG_WARN, "passthrough %s: cannot raise RLIMIT_NOFILE: %s", source,
-			     strerror(errno));
-	}
-}
-
 static size_t nofile_limit(void)
 {
 	struct rlimit rl;
@@ -434,7 +424,7 @@ static void pt_destroy(struct backend *be)
 {
 	if (!be)
 		return;
-	pt_inodes_fini(be);
+	pt_inodes_fini(be); /* and this mount's fds in the shared cache */
 	for (int i = 0; i < PT_DIR_LOCKS; i++)
 		pthread_mutex_destroy(&be->dir_locks[i]);
 	pthread_mutex_destroy(&be->lock);
@@ -448,7 +438,7 @@ static int pt_create(const struct mount_config *cfg, struct backend **out, char 
 {
 	struct backend *be;
 	struct stat st;
-	size_t limit;
+	size_t hints;
 	int fd, err;
 
 	*out = NULL;
@@ -480,17 +470,13 @@ static int pt_create(const struct mount_config *cfg, struct backend **out, char 
 	be->as_root = geteuid() == 0;
 	be->no_handles = atomic_load(&pt_force_pinned);
 	be->next_ino = PT_INO_ALLOC_BASE;
-	be->lru.prev = be->lru.next = &be->lru;
 	be->hints.prev = be->hints.next = &be->hints;
 
-	limit = nofile_limit();
-	be->cache_max = cfg->fd_cache ? cfg->fd_cache : PT_DEFAULT_FD_CACHE;
-	if (be->cache_max > limit / 2) {
-		vlog(VLOG_WARN, "passthrough %s: fd_cache %zu lowered to %zu (RLIMIT_NOFILE %zu)",
-		     cfg->source, be->cache_max, limit / 2, limit);
-		be->cache_max = limit / 2 ? limit / 2 : 1;
-	}
-	be->hint_max = 4 * be->cache_max > PT_MIN_HINTS ? 4 * be->cache_max : PT_MIN_HINTS;
+	/* The daemon-wide budget bounds the cache; fd_cache, if set, bounds this
+	 * mount's share of it (fd_budget_init raises RLIMIT_NOFILE to its hard limit). */
+	fdb_owner_init(&be->fdo, cfg->fd_cache);
+	hints = 4 * (size_t)(cfg->fd_cache ? cfg->fd_cache : PT_DEFAULT_FD_CACHE);
+	be->hint_max = hints > PT_MIN_HINTS ? hints : PT_MIN_HINTS;
 
 	err = pt_table_init(&be->by_ino);
 	if (!err)
@@ -502,16 +488,14 @@ static int pt_create(const struct mount_config *cfg, struct backend **out, char 
 		goto out_destroy;
 	}
 	be->handles = be->root->fs && be->root->fs->mount_fd >= 0;
-	if (!be->handles)
-		raise_nofile(be->source); /* every remembered inode will hold an fd */
 	be->fh_nbits = nofile_limit();
 	be->fh_bits = calloc((be->fh_nbits + 63) / 64, sizeof(*be->fh_bits));
 	if (!be->fh_bits) {
 		err = -ENOMEM;
 		goto out_destroy;
 	}
-	vlog(VLOG_INFO, "passthrough %s: inodes by %s, fd cache %zu", be->source,
-	     be->handles ? "handles" : "pinned fds", be->cache_max);
+	vlog(VLOG_INFO, "passthrough %s: inodes by %s, fd cache %zu (shared)", be->source,
+	     be->handles ? "handles" : "pinned fds", fdb_owner_max(&be->fdo));
 	*out = be;
 	return 0;
 out_destroy:
@@ -522,17 +506,20 @@ out_destroy:
 
 void pt_debug_stats(struct backend *be, struct pt_stats *out)
 {
+	struct fdb_owner_stats cs;
+
+	fdb_owner_stats(&be->fdo, &cs);
 	pthread_mutex_lock(&be->lock);
 	*out = (struct pt_stats){
 		.inodes = be->ninodes,
 		.hints = be->nhints,
 		.buckets = be->by_ino.mask + 1 + be->by_key.mask + 1,
-		.cached_fds = be->ncached,
-		.cache_max = be->cache_max,
+		.cached_fds = cs.cached,
+		.cache_max = cs.max,
 		.pinned_fds = be->npinned,
-		.hits = be->hits,
-		.misses = be->misses,
-		.evictions = be->evictions,
+		.hits = cs.hits,
+		.misses = cs.misses,
+		.evictions = cs.evictions,
 		.handles = be->handles,
 	};
 	for (struct pt_fs *fs = be->fs_list; fs; fs = fs->next)
@@ -550,16 +537,7 @@ size_t pt_debug_open_fds(struct backend *be)
 
 void pt_debug_evict_all(struct backend *be)
 {
-	pthread_mutex_lock(&be->lock);
-	while (be->lru.prev != &be->lru) {
-		struct pt_inode *i =
-		    (struct pt_inode *)((char *)be->lru.prev - offsetof(struct pt_inode, link));
-		int fd = pt_fdcache_drop_locked(be, i);
-
-		be->evictions++;
-		close(fd); /* a test helper: closing under the lock is fine here */
-	}
-	pthread_mutex_unlock(&be->lock);
+	fdb_owner_evict_all(&be->fdo);
 }
 
 const struct backend_ops passthrough_ops = {

@@ -47,6 +47,7 @@ int pt_fh_add(struct backend *be, int *fdp)
 	}
 	assert(fd > 0);
 	atomic_fetch_or(&be->fh_bits[i / 64], UINT64_C(1) << (i % 64));
+	fdb_charge(1); /* a client's fd now: the shared cache makes room for it */
 	return 0;
 }
 
@@ -65,6 +66,7 @@ void pt_fh_del(struct backend *be, int fd)
 	size_t i = (size_t)fd;
 
 	atomic_fetch_and(&be->fh_bits[i / 64], ~(UINT64_C(1) << (i % 64)));
+	fdb_charge(-1);
 }
 
 /* fs: the file's filesystem (pt_fs.noflush), NULL when not known yet: keep FLUSH. */
@@ -154,7 +156,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	struct stat st;
 	uint64_t ino;
 	bool masked;
-	int fd, err;
+	int fd, err, tries = 0;
 
 	err = pt_check_name(name);
 	if (err)
@@ -168,8 +170,10 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	masked = pt_umask_enter(ctx, &mode);
 	/* O_NOFOLLOW: a symlink planted at name is not followed out of the source.
 	 * O_NONBLOCK: a fifo planted there must not block a worker in open. */
-	fd = openat(dir.fd, name,
-		    (flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+	PT_RETRY_OPEN(fd, tries,
+		      openat(dir.fd, name,
+			     (flags & ~O_NOCTTY) | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+			     mode));
 	err = fd < 0 ? -errno : 0;
 	pt_umask_leave(masked);
 	pt_cred_leave(&cred);

@@ -185,7 +185,7 @@ static struct pt_inode *inode_alloc_locked(struct backend *be, dev_t dev, ino_t 
 	i->dev = dev;
 	i->hino = hino;
 	i->pinned_fd = -1;
-	i->cfd = -1;
+	fdb_entry_init(&i->fde, &be->fdo);
 	i->link.prev = i->link.next = &i->link;
 	table_insert(&be->by_ino, i, false);
 	table_insert(&be->by_key, i, true);
@@ -260,8 +260,8 @@ static bool inode_retire_locked(struct backend *be, struct pt_inode *i, int fds[
 		return false;
 	if (i->ino >= PT_INO_ALLOC_BASE && i->handle && i->hashed_key && i->pinned_fd < 0) {
 		*victim = hint_evict_locked(be);
-		fds[0] = pt_fdcache_drop_locked(be, i); /* also takes it off the lru */
-		i->opened = false;			/* the kernel's pages went with its inode */
+		fds[0] = pt_fdcache_drop_locked(be, i);
+		i->opened = false; /* the kernel's pages went with its inode */
 		be->ninodes--;
 		i->hint = true;
 		pt_list_add(&be->hints, &i->link);
@@ -494,9 +494,10 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 		 * it is safe: it names the object of our own fd and nothing else.
 		 */
 		char path[PT_PROC_FD_LEN];
+		int tries = 0;
 
 		pt_proc_path(path, fd);
-		pfd = open(path, O_PATH | O_CLOEXEC);
+		PT_RETRY_OPEN(pfd, tries, open(path, O_PATH | O_CLOEXEC));
 		if (pfd < 0) {
 			err = -errno;
 			goto out_close;
@@ -527,12 +528,13 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 		 * handles (which carry the generation) agree.
 		 */
 		bool same = (i->type == (st->st_mode & S_IFMT)) &&
-			    (i->pinned_fd >= 0 || i->cfd >= 0 || !i->handle || !h ||
+			    (i->pinned_fd >= 0 || fdb_cached(&i->fde) || !i->handle || !h ||
 			     handles_equal(i->handle, h));
 
 		if (same) {
 			i->nlookup++;
-			if (i->pinned_fd < 0 && i->cfd < 0 && i->handle)
+			/* Cached already or pinned: the donation comes back as spare. */
+			if (i->pinned_fd < 0)
 				spare = pt_fdcache_donate_locked(be, i, pfd);
 			else
 				spare = pfd;
@@ -642,13 +644,12 @@ int pt_inode_make_root(struct backend *be, int fd, const struct stat *st)
 
 void pt_inodes_fini(struct backend *be)
 {
+	fdb_owner_fini(&be->fdo); /* every cached fd of ours, off the shared lists */
 	for (size_t b = 0; be->by_ino.b && b <= be->by_ino.mask; b++) {
 		struct pt_inode *i = be->by_ino.b[b], *next;
 
 		for (; i; i = next) {
 			next = i->next_ino;
-			if (i->cfd >= 0)
-				close(i->cfd);
 			if (i->pinned_fd >= 0)
 				close(i->pinned_fd);
 			free(i->handle);

@@ -22,7 +22,7 @@
  *              of inodes the kernel remembers. Reopened with open_by_handle_at
  *              against the filesystem's mount fd when the fd cache misses.
  *   O_PATH fd  what every *at() call is made relative to; from the bounded LRU
- *              cache (handle mode), or held for the inode's life ("pinned fds"
+ *              cache shared by all mounts (handle mode), or held for the inode's life ("pinned fds"
  *              mode, for filesystems without handles, and the root).
  *   hint       an ino the kernel does not hold, kept so that a later lookup
  *              returns the same number: an allocated one given out only as a
@@ -34,7 +34,8 @@
  *   fh         an open file or directory: the real host fd, checked against the
  *              set of fds this backend handed out before use.
  *
- * Locking: be->lock guards the tables, the counts and the fd cache. It is never
+ * Locking: be->lock guards the tables and the counts; the cached fds are the
+ * shared cache's (vfs/fd_budget.h, its lock taken under be->lock). It is never
  * held across a host call that can block (open_by_handle_at, close of an fd
  * that may be the last reference of an unlinked file, I/O).
  */
@@ -46,6 +47,7 @@
 
 #include "config/config.h"
 #include "vfs/backend.h"
+#include "vfs/fd_budget.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -91,11 +93,10 @@ struct pt_inode {
 	bool hint;	 /* readdir-only number: no handle, no fd, refs == nlookup == 0 */
 	bool hashed_key; /* in the (dev, hino) table; false once replaced by a newer object */
 
-	/* fd cache, be->lock. cfd >= 0 only in handle mode. The inode is on
-	 * be->lru exactly when cfd >= 0 && pins == 0; eviction closes only those. */
-	int cfd;
-	uint32_t pins;
-	struct pt_list link; /* be->lru, or be->hints for a hint */
+	/* The cached O_PATH fd (handle mode only), in the daemon's shared cache:
+	 * its fields are the budget's (vfs/fd_budget.h), not be->lock's. */
+	struct fdb_entry fde;
+	struct pt_list link; /* be->lock: be->hints, for a hint */
 
 	/* be->lock. What the file looked like at its last open: an open that finds
 	 * it unchanged tells the kernel to keep its page cache (FOPEN_KEEP_CACHE). */
@@ -128,9 +129,7 @@ struct backend {
 	size_t ninodes, npinned;
 	struct pt_fs *fs_list;
 
-	struct pt_list lru; /* head = most recently used */
-	size_t ncached, cache_max;
-	uint64_t hits, misses, evictions;
+	struct fdb_owner fdo; /* this mount's share of the shared fd cache */
 
 	struct pt_list hints; /* head = newest */
 	size_t nhints, hint_max;
@@ -164,6 +163,17 @@ int pt_inode_make_root(struct backend *be, int fd, const struct stat *st);
 struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st);
 void pt_list_del(struct pt_list *e);
 void pt_list_add(struct pt_list *head, struct pt_list *e);
+
+/*
+ * Set fd to what open_expr (an open-like call: an fd, or -1 and errno) gives,
+ * evaluating it again while the fd cache can give fds back after EMFILE or
+ * ENFILE (fdb_retry). Afterwards fd < 0 means errno holds the open's error.
+ * tries: an int the caller starts at 0.
+ */
+#define PT_RETRY_OPEN(fd, tries, open_expr)                                                        \
+	do {                                                                                       \
+		(fd) = (open_expr);                                                                \
+	} while ((fd) < 0 && fdb_retry(errno, &(tries)))
 
 /* pt_fdcache.c: the O_PATH fd of an inode, pinned while in use. */
 int pt_fd_get(struct backend *be, struct pt_inode *inode, int *fd);

@@ -7,6 +7,7 @@
 #include "backends/passthrough/passthrough.h"
 #include "config/config.h"
 #include "server/log.h"
+#include "vfs/fd_budget.h"
 #include "testlib.h"
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -344,6 +346,91 @@ START_TEST(fd_use_bounded_by_cache_with_many_inodes)
 	ck_assert_uint_eq(stats().inodes, 1);
 	ck_assert_uint_eq(stats().buckets, buckets0);
 	ck_assert_uint_le(count_fds(), baseline + 4);
+}
+END_TEST
+
+static void make_files(const char *dir, int n)
+{
+	char name[600];
+
+	for (int i = 0; i < n; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "%s/f%d", dir, i);
+		fd = open(name, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+}
+
+/* Two mounts draw on one cache: its bound holds for both together (DESIGN §10). */
+START_TEST(mounts_share_one_fd_cache)
+{
+	struct mount_config c2;
+	struct backend *b2 = NULL;
+	struct fd_budget_stats bs;
+	struct pt_stats s2;
+	char name[32], err[128], *src2;
+
+	fd_budget_debug_cache_max(40);
+	src2 = strdup(host("second"));
+	ck_assert_int_eq(mkdir(src2, 0755), 0);
+	make_files(src, 100);
+	make_files(src2, 100);
+	c2 = (struct mount_config){ .type = type_name, .source = src2 };
+	ck_assert_int_eq(passthrough_ops.create(&c2, &b2, err, sizeof(err)), 0);
+	for (int i = 0; i < 100; i++) {
+		struct vfs_entry e;
+
+		snprintf(name, sizeof(name), "f%d", i);
+		lookup_ok(BACKEND_ROOT_INO, name, NULL);
+		ck_assert_int_eq(passthrough_ops.lookup(b2, &root_ctx, BACKEND_ROOT_INO, name, &e),
+				 0);
+	}
+	pt_debug_stats(b2, &s2);
+	fd_budget_stats(&bs);
+	ck_assert_uint_le(bs.cached, 40);
+	ck_assert_uint_eq(bs.cached, stats().cached_fds + s2.cached_fds);
+	ck_assert_uint_gt(stats().cached_fds, 0);
+	ck_assert_uint_gt(s2.cached_fds, 0);
+	ck_assert_uint_eq(stats().cache_max, 40);
+	passthrough_ops.destroy(b2);
+	fd_budget_stats(&bs);
+	ck_assert_uint_eq(bs.cached, stats().cached_fds); /* b2's fds left the shared cache */
+	fd_budget_debug_cache_max(0);
+	free(src2);
+}
+END_TEST
+
+/*
+ * The budget's estimate can be wrong (fds it is not told of): an open that
+ * meets EMFILE makes the cache give fds back and retries, so neither a lookup
+ * nor a client's open fails because of what the daemon merely caches.
+ */
+START_TEST(emfile_evicts_cached_fds_and_retries)
+{
+	struct fd_budget_stats bs;
+	struct rlimit rl;
+	struct vfs_open o[50];
+	uint64_t inos[300];
+	char name[32];
+
+	make_files(src, 300);
+	fd_budget_debug_cache_max(100000); /* the cache believes it has room for all */
+	rl.rlim_cur = rl.rlim_max = count_fds() + 100;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		inos[i] = lookup_ok(BACKEND_ROOT_INO, name, NULL);
+	}
+	fd_budget_stats(&bs);
+	ck_assert_uint_gt(bs.reclaims, 0);
+	ck_assert_uint_lt(stats().cached_fds, 100);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, inos[i], O_RDONLY, &o[i]), 0);
+	for (int i = 0; i < 50; i++)
+		passthrough_ops.release(be, inos[i], o[i].fh, 0);
+	fd_budget_debug_cache_max(0);
 }
 END_TEST
 
@@ -1337,6 +1424,8 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, forgotten_inode_holds_no_fd_and_reuse_mirrors_host);
 	tcase_add_test(tc, fd_use_bounded_by_cache_with_many_inodes);
 	tcase_add_test(tc, evicted_inode_reopens_by_handle);
+	tcase_add_test(tc, mounts_share_one_fd_cache);
+	tcase_add_test(tc, emfile_evicts_cached_fds_and_retries);
 	tcase_add_test(tc, pinned_mode_without_handles_works_and_frees_fds);
 	tcase_add_test(tc, pinned_mode_create_pins_the_file);
 	tcase_add_test(tc, forget_storm_from_threads_keeps_counts);

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# t_fd_budget.sh - one fd budget for the whole daemon (DESIGN §10, issue 15 item 7).
+#
+# (a) Five passthrough mounts under RLIMIT_NOFILE 4096: while a client holds
+#     HOLD files open through them (each a host fd of the daemon), stat walks
+#     of all five trees and a second client opening and reading every file run
+#     at once. The mounts share one cache bounded by the budget, so no client
+#     sees EMFILE, and the daemon's fds stay under its limit.
+. "$(dirname "$0")/lib.sh"
+
+NMOUNTS=5
+PER=2500 # files per tree: each tree alone could fill a per-mount cache of 1024
+HOLD=2000
+chmod 755 "$WORK"
+
+python3 - "$WORK" "$NMOUNTS" "$PER" <<'PY'
+import os, sys
+work, n, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for m in range(n):
+    for d in range(per // 500):
+        p = os.path.join(work, "src%d" % m, "d%d" % d)
+        os.makedirs(p)
+        for f in range(500):
+            with open(os.path.join(p, "f%d" % f), "w") as fh:
+                fh.write("%d/%d/%d\n" % (m, d, f))
+PY
+
+CFG=$WORK/five.yaml
+{
+	echo "mountpoint: $MNT"
+	echo "fuse: {max_threads: 4}"
+	echo "mounts:"
+	for ((m = 0; m < NMOUNTS; m++)); do
+		echo "  - {path: /m$m, type: passthrough, source: $WORK/src$m}"
+	done
+} | write_config "$CFG"
+DAEMON_WRAP="prlimit --nofile=4096:4096" mount_or_die "$CFG"
+
+# The holder opens HOLD files (spread over the mounts), says so, and keeps them
+# open until its stdin closes; errors go to its stderr, one line each.
+mkfifo "$WORK/hold.in" "$WORK/hold.ready"
+python3 - "$MNT" "$NMOUNTS" "$HOLD" <"$WORK/hold.in" >"$WORK/hold.ready" 2>"$WORK/hold.err" <<'PY' &
+import os, sys
+mnt, n, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fds = []
+for k in range(hold):
+    p = os.path.join(mnt, "m%d" % (k % n), "d%d" % (k // n // 500), "f%d" % (k // n % 500))
+    try:
+        fds.append(os.open(p, os.O_RDONLY))
+    except OSError as e:
+        print("hold %s: %s" % (p, e), file=sys.stderr)
+print(len(fds), flush=True)
+sys.stdin.read()
+for fd in fds:
+    os.close(fd)
+PY
+holder=$!
+exec 5>"$WORK/hold.in"
+read -r held <"$WORK/hold.ready"
+eq "the holder opened $HOLD files through the mounts" "$HOLD" "$held"
+
+pids=()
+for ((m = 0; m < NMOUNTS; m++)); do
+	find "$MNT/m$m" -type f -printf '%i\n' >"$WORK/walk$m.list" 2>"$WORK/walk$m.err" &
+	pids+=($!)
+done
+python3 - "$MNT" "$NMOUNTS" >"$WORK/reader.out" 2>"$WORK/reader.err" <<'PY' &
+import os, sys
+mnt, n = sys.argv[1], int(sys.argv[2])
+ok = 0
+for m in range(n):
+    for root, dirs, files in os.walk(os.path.join(mnt, "m%d" % m)):
+        for f in files:
+            try:
+                with open(os.path.join(root, f)) as fh:
+                    fh.read()
+                ok += 1
+            except OSError as e:
+                print("read %s: %s" % (f, e), file=sys.stderr)
+print(ok)
+PY
+pids+=($!)
+maxfds=0
+while alive "${pids[0]}" || alive "${pids[-1]}"; do
+	n=$(fd_count "$DPID")
+	((n > maxfds)) && maxfds=$n
+	sleep 0.2 # sampling only; the walks' end is what is waited on
+done
+for p in "${pids[@]}"; do wait "$p"; done
+errs=$(cat "$WORK"/walk*.err "$WORK/reader.err" "$WORK/hold.err" | head -n 3)
+eq "no client saw an error (EMFILE) during the walks" "" "$errs"
+emfile=$(cat "$WORK"/walk*.err "$WORK/reader.err" "$WORK/hold.err" | grep -c 'Too many open files')
+eq "EMFILE errors seen by clients" 0 "$emfile"
+eq "the walks saw every file" $((NMOUNTS * PER)) "$(cat "$WORK"/walk*.list | wc -l)"
+eq "the reader read every file" $((NMOUNTS * PER)) "$(cat "$WORK/reader.out")"
+((maxfds < 4096)) && it_pass "daemon fds stayed under RLIMIT_NOFILE (max seen $maxfds)" ||
+	it_fail "daemon fds stayed under RLIMIT_NOFILE" "max $maxfds"
+n=$(fd_count "$DPID")
+((n <= 4096 - 64)) && it_pass "daemon fds after the walks leave the reserve free ($n)" ||
+	it_fail "daemon fds after the walks leave the reserve free" "$n"
+exec 5>&-
+wait "$holder"
+ok "after the holder closed its files, a new walk works" find "$MNT" -type f -name f1 -print
+stop_daemon
+eq "daemon exited 0" 0 "$DAEMON_RC"
+
+summary
