@@ -116,11 +116,9 @@ static bool same_object(const struct stat *a, const struct stat *b)
  */
 static int lookup_dotdot(struct backend *be, int dirfd, struct vfs_entry *out)
 {
-	struct stat root_st, st, up_st;
+	struct stat root_st = { .st_dev = be->root->dev, .st_ino = be->root->hino }, st, up_st;
 	int fd, up, walk, err, tries = 0;
 
-	if (fstatat(be->root->pinned_fd, "", &root_st, AT_EMPTY_PATH) < 0)
-		return -errno;
 	PT_RETRY_OPEN(fd, tries,
 		      openat(dirfd, "..", O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC));
 	if (fd < 0)
@@ -481,13 +479,14 @@ static int pt_create(const struct mount_config *cfg, struct backend **out, char 
 	err = pt_table_init(&be->by_ino);
 	if (!err)
 		err = pt_table_init(&be->by_key);
-	if (!err)
-		err = pt_inode_make_root(be, fd, &st); /* takes fd on success */
 	if (err) {
 		close(fd);
 		goto out_destroy;
 	}
-	be->handles = be->root->fs && be->root->fs->mount_fd >= 0;
+	err = pt_inode_make_root(be, fd, &st); /* takes fd */
+	if (err)
+		goto out_destroy;
+	be->handles = be->root->fs && be->root->fs->handles;
 	be->fh_nbits = nofile_limit();
 	be->fh_bits = calloc((be->fh_nbits + 63) / 64, sizeof(*be->fh_bits));
 	if (!be->fh_bits) {
@@ -523,7 +522,7 @@ void pt_debug_stats(struct backend *be, struct pt_stats *out)
 		.handles = be->handles,
 	};
 	for (struct pt_fs *fs = be->fs_list; fs; fs = fs->next)
-		out->mount_fds += fs->mount_fd >= 0;
+		out->mount_fds += fs->pinned_mfd >= 0;
 	pthread_mutex_unlock(&be->lock);
 }
 

@@ -18,8 +18,9 @@ struct pt_stats {
 	size_t hints;	   /* readdir-only inode numbers kept for d_ino (no fd, no handle) */
 	size_t cached_fds; /* O_PATH fds in the cache (pinned by an op or not) */
 	size_t cache_max;  /* the cache's bound */
-	size_t pinned_fds; /* O_PATH fds held for an inode's life (root; "pinned fds" mode) */
-	size_t mount_fds;  /* one per source filesystem with file handles */
+	size_t pinned_fds; /* O_PATH fds held for an inode's life ("pinned fds" mode) */
+	size_t mount_fds;  /* held for life: filesystems with handles under the source
+			    * other than its root's (that one's is in the cache) */
 	size_t buckets;	   /* hash buckets of the ino and host-key tables together */
 	uint64_t hits, misses, evictions;
 	bool handles; /* the source root's filesystem uses file handles */

@@ -12,6 +12,7 @@
  * an EMFILE.
  */
 #include "backends/passthrough/pt_int.h"
+#include "server/log.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -33,26 +34,96 @@ int pt_fdcache_drop_locked(struct backend *be, struct pt_inode *inode)
 	return fdb_drop(&inode->fde);
 }
 
+/* Open the source directory again as a mount fd, or -errno. */
+static int source_reopen(struct backend *be, const struct pt_fs *fs)
+{
+	char path[PT_PROC_FD_LEN];
+	struct stat st;
+	int fd, rfd, err, tries = 0;
+
+	/* Through the root's cached O_PATH fd when there is one: that follows
+	 * the directory even if its path has changed since. */
+	rfd = be->root->pinned_fd >= 0 ? -1 : fdb_get(&be->root->fde);
+	if (rfd >= 0) {
+		pt_proc_path(path, rfd);
+		PT_RETRY_OPEN(fd, tries, open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		err = fd < 0 ? -errno : 0;
+		fdb_put(&be->root->fde);
+	} else {
+		/* The configured path, as create opened it (symlinks on the way
+		 * are the admin's choice). */
+		PT_RETRY_OPEN(fd, tries, open(be->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		err = fd < 0 ? -errno : 0;
+	}
+	if (err)
+		return err == -ENOENT || err == -ENOTDIR ? -ESTALE : err;
+	if (fstat(fd, &st) < 0 || st.st_dev != fs->dev || st.st_ino != be->root->hino) {
+		close(fd);
+		vlog_once(VLOG_WARN,
+			  "passthrough %s: the path no longer leads to the served directory",
+			  be->source);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* fs's mount fd in *fd, pinned until mount_fd_put; 0 or -errno. */
+static int mount_fd_get(struct backend *be, struct pt_fs *fs, int *fd)
+{
+	int nfd;
+
+	if (!fs->by_source) {
+		*fd = fs->pinned_mfd;
+		return 0;
+	}
+	nfd = fdb_get(&fs->mfd);
+	if (nfd < 0) {
+		nfd = source_reopen(be, fs);
+		if (nfd < 0)
+			return nfd;
+		nfd = fdb_install(&fs->mfd, nfd);
+	}
+	*fd = nfd;
+	return 0;
+}
+
+static void mount_fd_put(struct pt_fs *fs)
+{
+	if (fs->by_source)
+		fdb_put(&fs->mfd);
+}
+
+/* open_by_handle_at of inode (handle mode) with flags: an fd or -errno. */
+static int handle_open(struct backend *be, struct pt_inode *inode, int flags)
+{
+	int mfd, fd, err, tries = 0;
+
+	assert(inode->handle && inode->fs && inode->fs->handles);
+	err = mount_fd_get(be, inode->fs, &mfd);
+	if (err)
+		return err;
+	PT_RETRY_OPEN(fd, tries, open_by_handle_at(mfd, inode->handle, flags));
+	err = fd < 0 ? -errno : fd; /* ESTALE for a deleted object */
+	mount_fd_put(inode->fs);
+	return err;
+}
+
 int pt_fd_get(struct backend *be, struct pt_inode *inode, int *fd)
 {
-	int nfd, tries = 0;
+	int nfd;
 
-	(void)be;
 	if (inode->pinned_fd >= 0) { /* immutable while the caller holds a ref */
 		*fd = inode->pinned_fd;
 		return 0;
 	}
 	nfd = fdb_get(&inode->fde);
-	if (nfd >= 0) {
-		*fd = nfd;
-		return 0;
+	if (nfd < 0) {
+		nfd = handle_open(be, inode, O_PATH | O_CLOEXEC);
+		if (nfd < 0)
+			return nfd;
+		nfd = fdb_install(&inode->fde, nfd);
 	}
-	assert(inode->handle && inode->fs && inode->fs->mount_fd >= 0);
-	PT_RETRY_OPEN(nfd, tries,
-		      open_by_handle_at(inode->fs->mount_fd, inode->handle, O_PATH | O_CLOEXEC));
-	if (nfd < 0)
-		return -errno; /* ESTALE for a deleted object */
-	*fd = fdb_install(&inode->fde, nfd);
+	*fd = nfd;
 	return 0;
 }
 
@@ -71,11 +142,8 @@ int pt_inode_reopen(struct backend *be, struct pt_inode *inode, int flags)
 
 	flags |= O_CLOEXEC;
 	if (inode->handle) {
-		/* One call, no fd of the cache needed; a handle never changes type. */
-		PT_RETRY_OPEN(
-		    fd, tries,
-		    open_by_handle_at(inode->fs->mount_fd, inode->handle, flags | O_NOFOLLOW));
-		return fd < 0 ? -errno : fd;
+		/* One call, no O_PATH fd needed; a handle never changes type. */
+		return handle_open(be, inode, flags | O_NOFOLLOW);
 	}
 	/* Pinned mode: reopen our own O_PATH fd through its magic link. */
 	err = pt_fd_get(be, inode, &pfd);

@@ -399,7 +399,7 @@ struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st)
 	if (!nfs || !h)
 		goto out_free;
 	nfs->dev = st->st_dev;
-	nfs->mount_fd = -1;
+	nfs->pinned_mfd = -1;
 	nfs->noflush = fstatfs(fd, &sfs) == 0 && fs_type_noflush((long)sfs.f_type);
 	h->handle_bytes = MAX_HANDLE_SZ;
 	if (!be->no_handles && name_to_handle_at(fd, "", h, &mid, AT_EMPTY_PATH) == 0) {
@@ -410,29 +410,34 @@ struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st)
 
 			if (probe >= 0) {
 				close(probe);
-				nfs->mount_fd = mfd;
-				mfd = -1;
+				nfs->handles = true;
 			}
 		}
 	}
 	free(h);
 	h = NULL;
+	/* Only the root's filesystem is met before the root exists (pt_inode_make_root). */
+	nfs->by_source = nfs->handles && !be->root;
+	fdb_entry_init(&nfs->mfd, &be->fdo);
+	if (nfs->handles && !nfs->by_source) {
+		nfs->pinned_mfd = mfd;
+		mfd = -1;
+	}
 
 	pthread_mutex_lock(&be->lock);
 	for (fs = be->fs_list; fs && fs->dev != st->st_dev; fs = fs->next)
 		;
 	if (!fs) {
 		nfs->next = be->fs_list;
-		be->fs_list = nfs;
-		fs = nfs;
+		be->fs_list = fs = nfs;
 		nfs = NULL;
+		/* by_source: mfd is closed below; a mount takes no fd until used. */
 		vlog(VLOG_INFO, "passthrough %s: filesystem %u:%u uses %s", be->source,
-		     major(st->st_dev), minor(st->st_dev),
-		     fs->mount_fd >= 0 ? "handles" : "pinned fds");
+		     major(st->st_dev), minor(st->st_dev), fs->handles ? "handles" : "pinned fds");
 	}
 	pthread_mutex_unlock(&be->lock);
-	if (nfs && nfs->mount_fd >= 0)
-		close(nfs->mount_fd); /* lost a race: the other thread's entry stands */
+	if (nfs && nfs->pinned_mfd >= 0)
+		close(nfs->pinned_mfd); /* lost a race: the other thread's entry stands */
 	if (mfd >= 0)
 		close(mfd);
 out_free:
@@ -481,7 +486,7 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 	struct pt_fs *fs;
 
 	fs = pt_fs_get(be, fd, st);
-	if (fs && fs->mount_fd >= 0) {
+	if (fs && fs->handles) {
 		h = handle_of(fd, &err);
 		if (err)
 			goto out_close;
@@ -623,22 +628,44 @@ out_unlock:
 
 int pt_inode_make_root(struct backend *be, int fd, const struct stat *st)
 {
+	struct file_handle *h = NULL;
 	struct pt_inode *i;
 	struct pt_fs *fs = pt_fs_get(be, fd, st);
+	int err = 0, spare = -1;
 
+	if (fs && fs->handles) {
+		h = handle_of(fd, &err);
+		if (err) {
+			close(fd);
+			return err;
+		}
+	}
 	pthread_mutex_lock(&be->lock);
 	assert(!be->root);
 	i = inode_alloc_locked(be, st->st_dev, st->st_ino);
 	if (i) {
 		i->type = S_IFDIR;
 		i->fs = fs;
-		i->pinned_fd = fd; /* the root always keeps its fd: ".." checks, statfs */
 		i->nlookup = 1;
-		be->npinned++;
+		i->handle = h;
+		h = NULL;
+		if (i->handle) {
+			/* Reopened by handle like any inode when first used: a
+			 * mount holds no fd for life, and takes none until used. */
+			spare = fd;
+		} else {
+			i->pinned_fd = fd; /* no handles: nothing else reaches it again */
+			be->npinned++;
+		}
 		be->ninodes++;
 		be->root = i;
+	} else {
+		spare = fd;
 	}
 	pthread_mutex_unlock(&be->lock);
+	if (spare >= 0)
+		close(spare);
+	free(h);
 	return i ? 0 : -ENOMEM;
 }
 
@@ -665,8 +692,8 @@ void pt_inodes_fini(struct backend *be)
 		struct pt_fs *fs = be->fs_list;
 
 		be->fs_list = fs->next;
-		if (fs->mount_fd >= 0)
-			close(fs->mount_fd);
-		free(fs);
+		if (fs->pinned_mfd >= 0)
+			close(fs->pinned_mfd);
+		free(fs); /* its cached mount fd went with fdb_owner_fini */
 	}
 }

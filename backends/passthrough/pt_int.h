@@ -20,7 +20,8 @@
  *   handle     the kernel file handle (name_to_handle_at): names the object
  *              without holding an fd, so fd use does not grow with the number
  *              of inodes the kernel remembers. Reopened with open_by_handle_at
- *              against the filesystem's mount fd when the fd cache misses.
+ *              against the filesystem's mount fd when the fd cache misses;
+ *              the source root too, so a mount holds no fd for its life.
  *   O_PATH fd  what every *at() call is made relative to; from the bounded LRU
  *              cache shared by all mounts (handle mode), or held for the inode's life ("pinned fds"
  *              mode, for filesystems without handles, and the root).
@@ -70,8 +71,19 @@ struct pt_list {
 /* One source filesystem (st_dev) met under the source. */
 struct pt_fs {
 	dev_t dev;
-	int mount_fd; /* O_RDONLY|O_DIRECTORY anchor for open_by_handle_at (an O_PATH
-		       * one gives EBADF); -1: no handles here, inodes pin their fds */
+	bool handles; /* open_by_handle_at works here; false: inodes pin their fds */
+	/*
+	 * The mount fd open_by_handle_at wants (O_RDONLY|O_DIRECTORY: an O_PATH
+	 * one gives EBADF). On the source root's filesystem (by_source) it is an
+	 * fd of the shared cache like any other, so a mount holds no fd for
+	 * life: a miss reopens the source directory, through the root's cached
+	 * fd if there is one, else by the configured path (checked to lead to
+	 * the same directory). Another filesystem met under the source has no
+	 * such path: its mount fd stays open (pinned_mfd) for the mount's life.
+	 */
+	bool by_source;
+	struct fdb_entry mfd;
+	int pinned_mfd;
 	bool noflush; /* no ->flush of its own: opens get FOPEN_NOFLUSH (pt_fs_get) */
 	struct pt_fs *next;
 };
@@ -157,7 +169,8 @@ void pt_inode_ref_lookup(struct backend *be, struct pt_inode *inode);
 void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n);
 /* The ino a directory entry shows as d_ino: a known inode's, else a hint. 0 on ENOMEM. */
 uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino);
-/* Root inode with its pinned fd; called once by create. Takes ownership of fd. */
+/* Root inode (its fd cached when its filesystem has handles, else pinned);
+ * called once by create. Takes ownership of fd, on failure too. */
 int pt_inode_make_root(struct backend *be, int fd, const struct stat *st);
 /* The pt_fs for dev (made from fd when fd is a directory), or NULL. */
 struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st);

@@ -61,6 +61,9 @@ YAML
 shim=$FT_SHIM
 FT_PRELOAD=$shim ft_start "$WORK/c.yaml" "$WORK/mnt"
 pid=$DPID
+# A mount takes its fds (its root's, the mount fd) when first used and keeps
+# them cached: count from there.
+ls "$WORK/mnt/data/f0" "$WORK/mnt/storm" >/dev/null
 fd0=$(ft_nfds "$pid")
 limit=$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")
 ft_log "daemon $pid: $fd0 fds at start, limit $limit"

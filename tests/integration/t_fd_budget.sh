@@ -6,6 +6,10 @@
 #     of all five trees and a second client opening and reading every file run
 #     at once. The mounts share one cache bounded by the budget, so no client
 #     sees EMFILE, and the daemon's fds stay under its limit.
+# (b) NMANY (10,000) passthrough mounts under RLIMIT_NOFILE 20,000: no mount
+#     holds an fd for life (its root and the mount fd for open_by_handle_at
+#     are cached fds like any other), so they start with the daemon's fds
+#     few, and every mount serves, its fds bounded by the budget.
 . "$(dirname "$0")/lib.sh"
 
 NMOUNTS=5
@@ -103,5 +107,48 @@ wait "$holder"
 ok "after the holder closed its files, a new walk works" find "$MNT" -type f -name f1 -print
 stop_daemon
 eq "daemon exited 0" 0 "$DAEMON_RC"
+
+# ---------------------------------------------------------------- (b) 10,000 mounts
+NMANY=${FD_BUDGET_MOUNTS:-10000}
+python3 - "$WORK/many" "$NMANY" "$MNT" >"$WORK/many.yaml" <<'PY'
+import os, sys
+top, n, mnt = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+print("mountpoint: %s" % mnt)
+print("fuse: {max_threads: 4}")
+print("mounts:")
+for k in range(n):
+    d = os.path.join(top, "s%05d" % k)
+    os.makedirs(d)
+    with open(os.path.join(d, "f"), "w") as fh:
+        fh.write("%d\n" % k)
+    print("  - {path: /m/%05d, type: passthrough, source: %s}" % (k, d))
+PY
+DAEMON_WRAP="prlimit --nofile=20000:20000" start_daemon "$WORK/many.yaml" ||
+	die "$NMANY mounts did not start: '${READY_STATUS:-no answer in 20 s}'"
+it_pass "$NMANY passthrough mounts start under RLIMIT_NOFILE 20000"
+n=$(fd_count "$DPID")
+((n < 100)) && it_pass "after start the daemon holds few fds ($n)" ||
+	it_fail "after start the daemon holds few fds" "$n"
+python3 - "$MNT/m" "$NMANY" >"$WORK/many.out" 2>"$WORK/many.err" <<'PY'
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+bad = 0
+for k in range(n):
+    try:
+        with open(os.path.join(top, "%05d" % k, "f")) as fh:
+            if fh.read() != "%d\n" % k:
+                bad += 1
+    except OSError as e:
+        bad += 1
+        print("%05d: %s" % (k, e), file=sys.stderr)
+print(bad)
+PY
+eq "every one of the $NMANY mounts serves its file" 0 "$(cat "$WORK/many.out")"
+eq "no errors reading through the mounts" "" "$(head -n 3 "$WORK/many.err")"
+n=$(fd_count "$DPID")
+((n < 20000 / 2)) && it_pass "daemon fds after serving stay within the cache's half of the budget ($n)" ||
+	it_fail "daemon fds after serving stay within the cache's half of the budget" "$n"
+stop_daemon
+eq "daemon with $NMANY mounts exited 0" 0 "$DAEMON_RC"
 
 summary

@@ -113,6 +113,16 @@ static size_t count_fds(void)
 	return n;
 }
 
+/* A mount takes no fd until used: use the root once, so that its cached fd
+ * and the mount fd are in place before a test counts fds. */
+static void warm_root(void)
+{
+	struct stat st;
+
+	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, BACKEND_ROOT_INO, false, 0, &st),
+			 0);
+}
+
 static struct pt_stats stats(void)
 {
 	struct pt_stats s;
@@ -212,7 +222,7 @@ START_TEST(forget_to_zero_frees_and_overforget_is_clamped)
 	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, ino, false, 0, &st), 0);
 	passthrough_ops.forget(be, ino, 1);
 	ck_assert_uint_eq(stats().inodes, 1);
-	ck_assert_uint_eq(stats().cached_fds, 0);
+	ck_assert_uint_le(stats().cached_fds, 2); /* the root's and the mount fd at most */
 	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, ino, false, 0, &st), -ESTALE);
 	/* A live file keeps its number across the kernel forgetting it (as on
 	 * ext4; pjdfstest rename/09, 10); a forget for more than held is clamped. */
@@ -244,6 +254,7 @@ START_TEST(forgotten_inode_holds_no_fd_and_reuse_mirrors_host)
 
 	testlib_write_file(host("old"), "old", 3);
 	ck_assert_int_eq(stat(host("old"), &old), 0);
+	warm_root();
 	fds = count_fds();
 	ino = lookup_ok(BACKEND_ROOT_INO, "old", NULL);
 	passthrough_ops.forget(be, ino, 1);
@@ -456,7 +467,9 @@ START_TEST(evicted_inode_reopens_by_handle)
 	uint64_t misses = stats().misses;
 	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, first, false, 0, &st), 0);
 	ck_assert_int_eq(st.st_size, 4);
-	ck_assert_uint_eq(stats().misses, misses + 1);
+	/* The inode's fd, and the mount fd if it was evicted too. */
+	ck_assert_uint_ge(stats().misses, misses + 1);
+	ck_assert_uint_le(stats().misses, misses + 2);
 	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, first, O_RDONLY, &o), 0);
 	ck_assert_int_eq(passthrough_ops.read(be, first, o.fh, buf, sizeof(buf), 0), 4);
 	ck_assert_str_eq(buf, "data");
@@ -611,7 +624,7 @@ START_TEST(forget_storm_from_threads_keeps_counts)
 		ck_assert_int_eq(args[i].errors, 0);
 	}
 	ck_assert_uint_eq(stats().inodes, 1);
-	ck_assert_uint_eq(stats().cached_fds, 0);
+	ck_assert_uint_le(stats().cached_fds, 2); /* the root's and the mount fd at most */
 }
 END_TEST
 
@@ -1088,6 +1101,7 @@ static void check_fh0_listing(int nfiles)
 		snprintf(name, sizeof(name), "z%d", i);
 		testlib_write_file(host(name), "", 0);
 	}
+	warm_root();
 	fds = count_fds();
 	ck_assert_int_gt(list_all(false, 7, &all, 0), nfiles / 7);
 	ck_assert_uint_eq(count_fds(), fds); /* each call closed its own fd */
@@ -1385,15 +1399,16 @@ START_TEST(source_removed_gives_host_errors)
 	d = lookup_ok(BACKEND_ROOT_INO, "d", NULL);
 	pt_debug_evict_all(be);
 	testlib_rmtree(src);
+	/* Nothing pins the root (DESIGN §10): once its fds are evicted, the
+	 * removed directory is reached neither by handle nor by path. */
 	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, d, false, 0, &st), -ESTALE);
-	ck_assert_int_eq(passthrough_ops.lookup(be, &root_ctx, BACKEND_ROOT_INO, "x", &e), -ENOENT);
+	ck_assert_int_eq(passthrough_ops.lookup(be, &root_ctx, BACKEND_ROOT_INO, "x", &e), -ESTALE);
 	ck_assert_int_eq(passthrough_ops.create_file(be, &root_ctx, BACKEND_ROOT_INO, "x", 0644,
 						     O_WRONLY | O_CREAT, &e,
 						     &(struct vfs_open){ 0 }),
-			 -ENOENT);
+			 -ESTALE);
 	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, BACKEND_ROOT_INO, false, 0, &st),
-			 0);
-	ck_assert_int_eq(st.st_nlink, 0);
+			 -ESTALE);
 	mkdir(src, 0700); /* for teardown */
 }
 END_TEST
