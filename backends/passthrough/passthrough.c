@@ -76,8 +76,10 @@ static void fill_entry(uint64_t ino, const struct stat *st, struct vfs_entry *ou
 	out->attr.st_ino = ino;
 }
 
-/* Intern the object at fd (an O_PATH fd; consumed) as an entry: +1 lookup. */
-static int entry_from_fd(struct backend *be, int fd, struct vfs_entry *out)
+/* Intern the object at fd (an O_PATH fd; consumed), found as name in dir (NULL,
+ * NULL: not known), as an entry: +1 lookup. */
+static int entry_from_fd(struct backend *be, int fd, struct pt_inode *dir, const char *name,
+			 struct vfs_entry *out)
 {
 	struct stat st;
 	uint64_t ino;
@@ -88,20 +90,20 @@ static int entry_from_fd(struct backend *be, int fd, struct vfs_entry *out)
 		close(fd);
 		return err;
 	}
-	err = pt_inode_intern(be, fd, true, &st, &ino);
+	err = pt_inode_intern(be, fd, true, &st, dir, name, &ino);
 	if (err)
 		return err;
 	fill_entry(ino, &st, out);
 	return 0;
 }
 
-int pt_lookup_at(struct backend *be, int dirfd, const char *name, struct vfs_entry *out)
+int pt_lookup_at(struct backend *be, struct pt_held *dir, const char *name, struct vfs_entry *out)
 {
-	int fd = open_beneath(dirfd, name);
+	int fd = open_beneath(dir->fd, name);
 
 	if (fd < 0)
 		return fd;
-	return entry_from_fd(be, fd, out);
+	return entry_from_fd(be, fd, dir->inode, name, out);
 }
 
 static bool same_object(const struct stat *a, const struct stat *b)
@@ -160,7 +162,7 @@ static int lookup_dotdot(struct backend *be, int dirfd, struct vfs_entry *out)
 		st = up_st;
 	}
 	close(walk);
-	return entry_from_fd(be, fd, out);
+	return entry_from_fd(be, fd, NULL, NULL, out); /* its name is not known */
 out_close_walk:
 	close(walk);
 out_close:
@@ -222,7 +224,7 @@ static int pt_lookup(struct backend *be, const struct op_ctx *ctx, uint64_t pare
 	} else if (dotdot) {
 		err = lookup_dotdot(be, dir.fd, out);
 	} else {
-		err = pt_lookup_at(be, dir.fd, name, out);
+		err = pt_lookup_at(be, &dir, name, out);
 	}
 	pt_unhold(be, &dir);
 	return err;
@@ -289,7 +291,7 @@ static int make_node(struct backend *be, const struct op_ctx *ctx, uint64_t pare
 	pt_umask_leave(masked);
 	pt_cred_leave(&cred);
 	if (!err)
-		err = pt_lookup_at(be, dir.fd, name, out);
+		err = pt_lookup_at(be, &dir, name, out);
 out_unhold:
 	pt_unhold(be, &dir);
 	return err;
@@ -364,8 +366,14 @@ static int pt_rename(struct backend *be, const struct op_ctx *ctx, uint64_t pare
 	err = pt_hold(be, newparent, &to);
 	if (err)
 		goto out_from;
-	if (renameat2(from.fd, name, to.fd, newname, flags) < 0)
+	if (renameat2(from.fd, name, to.fd, newname, flags) < 0) {
 		err = -errno;
+	} else {
+		/* Inodes reached by name follow the move (RENAME_EXCHANGE: both). */
+		pt_inode_moved(be, to.inode, to.fd, newname);
+		if (flags & RENAME_EXCHANGE)
+			pt_inode_moved(be, from.inode, from.fd, name);
+	}
 	pt_unhold(be, &to);
 out_from:
 	pt_unhold(be, &from);
@@ -401,7 +409,7 @@ static int pt_link(struct backend *be, const struct op_ctx *ctx, uint64_t ino, u
 		}
 	}
 	if (!err)
-		err = pt_lookup_at(be, dir.fd, newname, out);
+		err = pt_lookup_at(be, &dir, newname, out);
 	pt_unhold(be, &dir);
 out_src:
 	pt_unhold(be, &src);
@@ -494,7 +502,7 @@ static int pt_create(const struct mount_config *cfg, struct backend **out, char 
 		goto out_destroy;
 	}
 	vlog(VLOG_INFO, "passthrough %s: inodes by %s, fd cache %zu (shared)", be->source,
-	     be->handles ? "handles" : "pinned fds", fdb_owner_max(&be->fdo));
+	     be->handles ? "handles" : "names", fdb_owner_max(&be->fdo));
 	*out = be;
 	return 0;
 out_destroy:

@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -23,8 +24,8 @@
 int pt_fdcache_donate_locked(struct backend *be, struct pt_inode *inode, int fd)
 {
 	(void)be;
-	if (!inode->handle)
-		return fd; /* not a handle-mode inode: nothing to cache */
+	if (inode->reach == PT_PINNED)
+		return fd; /* it has its pinned fd */
 	return fdb_donate(&inode->fde, fd);
 }
 
@@ -34,34 +35,79 @@ int pt_fdcache_drop_locked(struct backend *be, struct pt_inode *inode)
 	return fdb_drop(&inode->fde);
 }
 
-/* Open the source directory again as a mount fd, or -errno. */
-static int source_reopen(struct backend *be, const struct pt_fs *fs)
+/*
+ * Open the source directory again with flags (O_PATH or O_RDONLY, with
+ * O_DIRECTORY): through the root's cached fd when there is one (that follows
+ * the directory even if its path has changed since), else by the configured
+ * path as create opened it (symlinks on the way are the admin's choice),
+ * checked to be the root still. An fd, or -errno (-ESTALE when gone).
+ */
+static int source_open(struct backend *be, int flags)
 {
 	char path[PT_PROC_FD_LEN];
-	struct stat st;
 	int fd, rfd, err, tries = 0;
 
-	/* Through the root's cached O_PATH fd when there is one: that follows
-	 * the directory even if its path has changed since. */
-	rfd = be->root->pinned_fd >= 0 ? -1 : fdb_get(&be->root->fde);
+	rfd = fdb_get(&be->root->fde);
 	if (rfd >= 0) {
 		pt_proc_path(path, rfd);
-		PT_RETRY_OPEN(fd, tries, open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		PT_RETRY_OPEN(fd, tries, open(path, flags | O_CLOEXEC));
 		err = fd < 0 ? -errno : 0;
 		fdb_put(&be->root->fde);
 	} else {
-		/* The configured path, as create opened it (symlinks on the way
-		 * are the admin's choice). */
-		PT_RETRY_OPEN(fd, tries, open(be->source, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		PT_RETRY_OPEN(fd, tries, open(be->source, flags | O_CLOEXEC));
 		err = fd < 0 ? -errno : 0;
 	}
 	if (err)
 		return err == -ENOENT || err == -ENOTDIR ? -ESTALE : err;
-	if (fstat(fd, &st) < 0 || st.st_dev != fs->dev || st.st_ino != be->root->hino) {
+	if (!pt_inode_is(be->root, fd)) {
 		close(fd);
 		vlog_once(VLOG_WARN,
 			  "passthrough %s: the path no longer leads to the served directory",
 			  be->source);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* Thread's depth of name_open calls: a parent chain made circular by host
+ * renames (records are refreshed lazily) ends in ELOOP, not a stack overflow. */
+static _Thread_local int walk_depth;
+
+/* BY_NAME: reopen inode's O_PATH fd from its parent's by its name; an fd or -errno. */
+static int name_open(struct backend *be, struct pt_inode *inode)
+{
+	char name[NAME_MAX + 1];
+	struct pt_inode *parent;
+	int pfd, fd = -1, err, tries = 0;
+
+	if (inode == be->root)
+		return source_open(be, O_PATH | O_DIRECTORY);
+	pthread_mutex_lock(&be->lock);
+	parent = inode->parent;
+	if (parent) {
+		parent->refs++; /* the inode's own reference may move by a rename */
+		snprintf(name, sizeof(name), "%s", inode->name);
+	}
+	pthread_mutex_unlock(&be->lock);
+	if (!parent)
+		return -ESTALE;
+	if (walk_depth >= PT_WALK_DEPTH) {
+		err = -ELOOP;
+	} else {
+		walk_depth++;
+		err = pt_fd_get(be, parent, &pfd);
+		walk_depth--;
+	}
+	if (!err) {
+		PT_RETRY_OPEN(fd, tries, openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+		err = fd < 0 ? -errno : 0;
+		pt_fd_put(be, parent);
+	}
+	pt_inode_put(be, parent);
+	if (err)
+		return err == -ENOENT || err == -ENOTDIR ? -ESTALE : err;
+	if (!pt_inode_is(inode, fd)) {
+		close(fd); /* another object has the name now */
 		return -ESTALE;
 	}
 	return fd;
@@ -78,7 +124,7 @@ static int mount_fd_get(struct backend *be, struct pt_fs *fs, int *fd)
 	}
 	nfd = fdb_get(&fs->mfd);
 	if (nfd < 0) {
-		nfd = source_reopen(be, fs);
+		nfd = source_open(be, O_RDONLY | O_DIRECTORY);
 		if (nfd < 0)
 			return nfd;
 		nfd = fdb_install(&fs->mfd, nfd);
@@ -98,7 +144,7 @@ static int handle_open(struct backend *be, struct pt_inode *inode, int flags)
 {
 	int mfd, fd, err, tries = 0;
 
-	assert(inode->handle && inode->fs && inode->fs->handles);
+	assert(inode->reach == PT_BY_HANDLE && inode->fs && inode->fs->handles);
 	err = mount_fd_get(be, inode->fs, &mfd);
 	if (err)
 		return err;
@@ -118,7 +164,8 @@ int pt_fd_get(struct backend *be, struct pt_inode *inode, int *fd)
 	}
 	nfd = fdb_get(&inode->fde);
 	if (nfd < 0) {
-		nfd = handle_open(be, inode, O_PATH | O_CLOEXEC);
+		nfd = inode->reach == PT_BY_HANDLE ? handle_open(be, inode, O_PATH | O_CLOEXEC)
+						   : name_open(be, inode);
 		if (nfd < 0)
 			return nfd;
 		nfd = fdb_install(&inode->fde, nfd);
@@ -141,11 +188,11 @@ int pt_inode_reopen(struct backend *be, struct pt_inode *inode, int flags)
 	int fd, pfd, err, tries = 0;
 
 	flags |= O_CLOEXEC;
-	if (inode->handle) {
+	if (inode->reach == PT_BY_HANDLE) {
 		/* One call, no O_PATH fd needed; a handle never changes type. */
 		return handle_open(be, inode, flags | O_NOFOLLOW);
 	}
-	/* Pinned mode: reopen our own O_PATH fd through its magic link. */
+	/* Otherwise: reopen our own O_PATH fd through its magic link. */
 	err = pt_fd_get(be, inode, &pfd);
 	if (err)
 		return err;

@@ -195,7 +195,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 			goto out_close;
 		}
 	}
-	err = pt_inode_intern(be, fd, false, &st, &ino);
+	err = pt_inode_intern(be, fd, false, &st, dir.inode, name, &ino);
 	if (err)
 		goto out_close;
 	err = pt_fh_add(be, &fd); /* closes fd on failure */
@@ -487,7 +487,9 @@ int pt_readdir(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint6
 			    (dir == be->root && strcmp(d->d_name, "..") == 0)) {
 				de.ino = dir->ino; /* vfs fixes the root's ".." */
 			} else if (db->plus && !is_dot(d->d_name)) {
-				err = pt_lookup_at(be, fd, d->d_name, &e);
+				struct pt_held at = { .inode = dir, .fd = fd };
+
+				err = pt_lookup_at(be, &at, d->d_name, &e);
 				if (err == -ENOENT) {
 					err = 0; /* removed since getdents: skip it */
 					continue;

@@ -213,17 +213,49 @@ static void inode_unhash_locked(struct backend *be, struct pt_inode *i, int fds[
 	i->pinned_fd = -1;
 }
 
-/* Close fds (from inode_unhash_locked or inode_retire_locked) and free i (may be NULL). */
-static void inode_free(struct pt_inode *i, const int fds[2])
+/*
+ * Close fds (from inode_unhash_locked or inode_retire_locked) and free i (may
+ * be NULL). Returns the parent i held a reference to, for the caller to put.
+ */
+static struct pt_inode *inode_free(struct pt_inode *i, const int fds[2])
 {
+	struct pt_inode *parent;
+
 	if (fds[0] >= 0)
 		close(fds[0]);
 	if (fds[1] >= 0)
 		close(fds[1]);
 	if (!i)
-		return;
+		return NULL;
+	parent = i->parent;
+	free(i->name);
 	free(i->handle);
 	free(i);
+	return parent;
+}
+
+/*
+ * Record dir/(*name) as where BY_NAME inode i is found now: *name (malloc'd)
+ * is taken, and the old name left in *name for the caller to free. Returns
+ * the former parent, whose reference the caller drops after the lock.
+ */
+static struct pt_inode *place_locked(struct pt_inode *i, struct pt_inode *dir, char **name)
+{
+	struct pt_inode *old = NULL;
+	char *t;
+
+	/* The root is reached by the source path, never by a name inside it. */
+	if (i->reach != PT_BY_NAME || !*name || i == dir || i->ino == BACKEND_ROOT_INO)
+		return NULL;
+	t = i->name;
+	i->name = *name;
+	*name = t;
+	if (i->parent != dir) {
+		old = i->parent;
+		dir->refs++;
+		i->parent = dir;
+	}
+	return old;
 }
 
 static bool inode_unused(const struct backend *be, const struct pt_inode *i)
@@ -258,7 +290,7 @@ static bool inode_retire_locked(struct backend *be, struct pt_inode *i, int fds[
 	*victim = NULL;
 	if (!inode_unused(be, i))
 		return false;
-	if (i->ino >= PT_INO_ALLOC_BASE && i->handle && i->hashed_key && i->pinned_fd < 0) {
+	if (i->ino >= PT_INO_ALLOC_BASE && i->reach == PT_BY_HANDLE && i->handle && i->hashed_key) {
 		*victim = hint_evict_locked(be);
 		fds[0] = pt_fdcache_drop_locked(be, i);
 		i->opened = false; /* the kernel's pages went with its inode */
@@ -289,22 +321,25 @@ struct pt_inode *pt_inode_get(struct backend *be, uint64_t ino)
 void pt_inode_put(struct backend *be, struct pt_inode *i)
 {
 	static const int none[2] = { -1, -1 };
-	int fds[2] = { -1, -1 };
-	struct pt_inode *victim;
-	bool dead;
 
-	if (!i)
-		return;
-	pthread_mutex_lock(&be->lock);
-	assert(i->refs > 0);
-	i->refs--;
-	dead = inode_retire_locked(be, i, fds, &victim);
-	pthread_mutex_unlock(&be->lock);
-	inode_free(victim, none);
-	if (dead)
-		inode_free(i, fds);
-	else if (fds[0] >= 0)
-		close(fds[0]);
+	/* A freed inode drops the reference it held on its parent: up the chain. */
+	while (i) {
+		int fds[2] = { -1, -1 };
+		struct pt_inode *victim, *next = NULL;
+		bool dead;
+
+		pthread_mutex_lock(&be->lock);
+		assert(i->refs > 0);
+		i->refs--;
+		dead = inode_retire_locked(be, i, fds, &victim);
+		pthread_mutex_unlock(&be->lock);
+		inode_free(victim, none); /* a hint: no parent */
+		if (dead)
+			next = inode_free(i, fds);
+		else if (fds[0] >= 0)
+			close(fds[0]);
+		i = next;
+	}
 }
 
 void pt_inode_ref_lookup(struct backend *be, struct pt_inode *i)
@@ -347,7 +382,7 @@ void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n)
 	pthread_mutex_unlock(&be->lock);
 	inode_free(victim, none);
 	if (dead)
-		inode_free(i, fds);
+		pt_inode_put(be, inode_free(i, fds));
 	else if (fds[0] >= 0)
 		close(fds[0]);
 }
@@ -433,7 +468,7 @@ struct pt_fs *pt_fs_get(struct backend *be, int fd, const struct stat *st)
 		nfs = NULL;
 		/* by_source: mfd is closed below; a mount takes no fd until used. */
 		vlog(VLOG_INFO, "passthrough %s: filesystem %u:%u uses %s", be->source,
-		     major(st->st_dev), minor(st->st_dev), fs->handles ? "handles" : "pinned fds");
+		     major(st->st_dev), minor(st->st_dev), fs->handles ? "handles" : "names");
 	}
 	pthread_mutex_unlock(&be->lock);
 	if (nfs && nfs->pinned_mfd >= 0)
@@ -476,27 +511,42 @@ static struct file_handle *handle_of(int fd, int *err)
 	return small ? small : h;
 }
 
-int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st, uint64_t *ino)
+int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
+		    struct pt_inode *dir, const char *name, uint64_t *ino)
 {
 	struct file_handle *h = NULL;
 	int fds[2] = { -1, -1 };
-	struct pt_inode *i, *old_free = NULL;
+	struct pt_inode *i, *old_free = NULL, *old_parent = NULL;
 	int pfd = own ? fd : -1; /* the O_PATH fd we may keep */
 	int err = 0, spare = -1;
+	char *place = NULL;
+	enum pt_reach reach;
 	struct pt_fs *fs;
 
 	fs = pt_fs_get(be, fd, st);
-	if (fs && fs->handles) {
-		h = handle_of(fd, &err);
-		if (err)
-			goto out_close;
+	/* The handle also names the object where it cannot reopen it (BY_NAME):
+	 * its generation tells a reused host number from the object we knew. */
+	h = handle_of(fd, &err);
+	if (err)
+		goto out_close;
+	if (fs && fs->handles && h)
+		reach = PT_BY_HANDLE;
+	else if (dir && name)
+		reach = PT_BY_NAME;
+	else
+		reach = PT_PINNED;
+	if (dir && name && !(place = strdup(name))) {
+		err = -ENOMEM;
+		goto out_close;
 	}
-	if (!h && pfd < 0) {
+	if (reach != PT_BY_HANDLE && pfd < 0) {
 		/*
 		 * Pinned mode needs an O_PATH fd of its own for the caller's I/O fd.
-		 * No O_NOFOLLOW: with O_PATH it would open the /proc magic link
-		 * itself (a procfs symlink, S_IFLNK 0300), not the file. Following
-		 * it is safe: it names the object of our own fd and nothing else.
+		 * BY_NAME caches one: a file created open and then unlinked (its
+		 * name gone) is reached through it while it stays cached. No O_NOFOLLOW: with
+		 * O_PATH it would open the /proc magic link itself (a procfs symlink, S_IFLNK
+		 * 0300), not the file. Following it is safe: it names the object of our own fd and
+		 * nothing else.
 		 */
 		char path[PT_PROC_FD_LEN];
 		int tries = 0;
@@ -539,11 +589,9 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 		if (same) {
 			i->nlookup++;
 			/* Cached already or pinned: the donation comes back as spare. */
-			if (i->pinned_fd < 0)
-				spare = pt_fdcache_donate_locked(be, i, pfd);
-			else
-				spare = pfd;
+			spare = pt_fdcache_donate_locked(be, i, pfd);
 			pfd = -1;
+			old_parent = place_locked(i, dir, &place); /* found here just now */
 			*ino = i->ino;
 			pthread_mutex_unlock(&be->lock);
 			goto out_close; /* err == 0 */
@@ -569,11 +617,13 @@ fill:
 	i->fs = fs;
 	free(i->handle);
 	i->handle = h;
-	if (h) {
-		spare = pt_fdcache_donate_locked(be, i, pfd);
-	} else {
+	i->reach = reach;
+	if (reach == PT_PINNED) {
 		i->pinned_fd = pfd;
 		be->npinned++;
+	} else {
+		old_parent = place_locked(i, dir, &place); /* NULL: it had none */
+		spare = pt_fdcache_donate_locked(be, i, pfd);
 	}
 	h = NULL;
 	pfd = -1;
@@ -582,13 +632,50 @@ fill:
 	pthread_mutex_unlock(&be->lock);
 out_close:
 	if (old_free)
-		inode_free(old_free, fds);
+		pt_inode_put(be, inode_free(old_free, fds));
+	pt_inode_put(be, old_parent);
 	if (spare >= 0)
 		close(spare);
 	if (pfd >= 0)
 		close(pfd);
+	free(place);
 	free(h);
 	return err;
+}
+
+void pt_inode_moved(struct backend *be, struct pt_inode *dir, int dirfd, const char *name)
+{
+	struct pt_inode *i, *old = NULL;
+	struct stat st;
+	char *place;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !(place = strdup(name)))
+		return; /* moved on again meanwhile: a later lookup places it */
+	pthread_mutex_lock(&be->lock);
+	i = find_key_locked(be, st.st_dev, st.st_ino);
+	if (i && !i->hint && i != be->root)
+		old = place_locked(i, dir, &place);
+	pthread_mutex_unlock(&be->lock);
+	free(place);
+	pt_inode_put(be, old);
+}
+
+bool pt_inode_is(const struct pt_inode *i, int fd)
+{
+	struct file_handle *h;
+	struct stat st;
+	bool same;
+	int err;
+
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != i->dev ||
+	    st.st_ino != i->hino || (st.st_mode & S_IFMT) != i->type)
+		return false;
+	if (!i->handle)
+		return true;
+	h = handle_of(fd, &err);
+	same = h && handles_equal(h, i->handle);
+	free(h);
+	return same;
 }
 
 uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino)
@@ -622,7 +709,7 @@ uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino)
 	ino = i->ino;
 out_unlock:
 	pthread_mutex_unlock(&be->lock);
-	inode_free(victim, fds);
+	inode_free(victim, fds); /* a hint: no parent */
 	return ino;
 }
 
@@ -633,12 +720,10 @@ int pt_inode_make_root(struct backend *be, int fd, const struct stat *st)
 	struct pt_fs *fs = pt_fs_get(be, fd, st);
 	int err = 0, spare = -1;
 
-	if (fs && fs->handles) {
-		h = handle_of(fd, &err);
-		if (err) {
-			close(fd);
-			return err;
-		}
+	h = handle_of(fd, &err);
+	if (err) {
+		close(fd);
+		return err;
 	}
 	pthread_mutex_lock(&be->lock);
 	assert(!be->root);
@@ -649,14 +734,10 @@ int pt_inode_make_root(struct backend *be, int fd, const struct stat *st)
 		i->nlookup = 1;
 		i->handle = h;
 		h = NULL;
-		if (i->handle) {
-			/* Reopened by handle like any inode when first used: a
-			 * mount holds no fd for life, and takes none until used. */
-			spare = fd;
-		} else {
-			i->pinned_fd = fd; /* no handles: nothing else reaches it again */
-			be->npinned++;
-		}
+		/* Reopened when first used, by handle or by the source path: a
+		 * mount holds no fd for life, and takes none until used. */
+		i->reach = fs && fs->handles && i->handle ? PT_BY_HANDLE : PT_BY_NAME;
+		spare = fd;
 		be->ninodes++;
 		be->root = i;
 	} else {
@@ -679,6 +760,7 @@ void pt_inodes_fini(struct backend *be)
 			next = i->next_ino;
 			if (i->pinned_fd >= 0)
 				close(i->pinned_fd);
+			free(i->name);
 			free(i->handle);
 			free(i);
 		}

@@ -23,8 +23,8 @@
  *              against the filesystem's mount fd when the fd cache misses;
  *              the source root too, so a mount holds no fd for its life.
  *   O_PATH fd  what every *at() call is made relative to; from the bounded LRU
- *              cache shared by all mounts (handle mode), or held for the inode's life ("pinned fds"
- *              mode, for filesystems without handles, and the root).
+ *              cache shared by all mounts (BY_HANDLE and BY_NAME, see
+ *              enum pt_reach), or held for the inode's life (PINNED only).
  *   hint       an ino the kernel does not hold, kept so that a later lookup
  *              returns the same number: an allocated one given out only as a
  *              plain READDIR d_ino (no handle, no fd; a free derived number
@@ -61,7 +61,8 @@
 #define PT_DEFAULT_FD_CACHE 1024
 #define PT_MIN_HINTS	    4096
 #define PT_DIR_LOCKS	    64
-#define PT_PROC_FD_LEN	    32 /* "/proc/self/fd/" + an int */
+#define PT_PROC_FD_LEN	    32	 /* "/proc/self/fd/" + an int */
+#define PT_WALK_DEPTH	    4096 /* BY_NAME: uncached ancestors reopened by one walk */
 
 /* Intrusive doubly linked list (LRU of cached fds, FIFO of hints). */
 struct pt_list {
@@ -88,14 +89,36 @@ struct pt_fs {
 	struct pt_fs *next;
 };
 
+/*
+ * How an inode whose fd is not cached is reached again (set with its fd):
+ *   BY_HANDLE  open_by_handle_at on its filesystem's mount fd.
+ *   BY_NAME    without open_by_handle_at (no CAP_DAC_READ_SEARCH: a non-root
+ *              daemon; or a filesystem without handles): openat(parent's fd,
+ *              name, O_PATH|O_NOFOLLOW), accepted only if (st_dev, st_ino)
+ *              and, where the filesystem gives handles, the handle (which
+ *              carries the generation) are the inode's. The root: the source
+ *              path, checked the same way. A lookup refreshes parent and name,
+ *              a rename through the mount moves them; an object no longer
+ *              under its recorded name (unlinked, renamed on the host) answers
+ *              ESTALE once its cached fd is gone.
+ *   PINNED     neither (an inode met through ".." whose name is not known):
+ *              pinned_fd, held for the inode's life.
+ */
+enum pt_reach { PT_BY_HANDLE, PT_BY_NAME, PT_PINNED };
+
 struct pt_inode {
 	uint64_t ino; /* immutable */
 	dev_t dev;    /* immutable */
 	ino_t hino;   /* immutable */
 	mode_t type;  /* S_IFMT bits; set once (a hint gets it at conversion) */
 	struct pt_fs *fs;
-	struct file_handle *handle; /* NULL: pinned_fd names the object (or a hint) */
-	int pinned_fd;		    /* O_PATH fd for the inode's life, or -1 */
+	enum pt_reach reach;	    /* set once with the first fd (a hint: at conversion) */
+	struct file_handle *handle; /* identity (generation); BY_HANDLE reopens by it */
+	int pinned_fd;		    /* PINNED: O_PATH fd for the inode's life, else -1 */
+	/* BY_NAME, be->lock: where it was last seen. parent holds a reference
+	 * (refs) on its parent inode, so a chain up to the root always exists. */
+	struct pt_inode *parent;
+	char *name;
 
 	/* be->lock. The inode is freed when nlookup == 0 && refs == 0 (never the
 	 * root). nlookup: +1 per entry reply, -n per forget, clamped at 0.
@@ -161,9 +184,17 @@ void pt_inode_put(struct backend *be, struct pt_inode *inode); /* NULL is a no-o
 /*
  * Find or make the inode for the object open at fd (stat in st) and add one
  * lookup. own: fd is an O_PATH fd whose ownership passes to the map (closed,
- * cached or pinned), on failure too; otherwise the caller keeps fd.
+ * cached or pinned), on failure too; otherwise the caller keeps fd. dir and
+ * name: where it was found (dir referenced by the caller), or NULL when not
+ * known (".."); they let an inode without handles be reached again by name.
  */
-int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st, uint64_t *ino);
+int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
+		    struct pt_inode *dir, const char *name, uint64_t *ino);
+/* After a rename through the mount: the object now at name in dir (open at
+ * dirfd) is found there from now on. */
+void pt_inode_moved(struct backend *be, struct pt_inode *dir, int dirfd, const char *name);
+/* Whether fd is i's object: (st_dev, st_ino), type, and handle where i has one. */
+bool pt_inode_is(const struct pt_inode *i, int fd);
 /* +1 lookup on an inode the caller holds a reference to. */
 void pt_inode_ref_lookup(struct backend *be, struct pt_inode *inode);
 void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n);
@@ -274,6 +305,6 @@ int pt_hold(struct backend *be, uint64_t ino, struct pt_held *h); /* 0, -ESTALE 
 void pt_unhold(struct backend *be, struct pt_held *h);		  /* after a failed hold: no-op */
 
 /* passthrough.c: name lookup relative to an open directory (dirfd of dir). */
-int pt_lookup_at(struct backend *be, int dirfd, const char *name, struct vfs_entry *out);
+int pt_lookup_at(struct backend *be, struct pt_held *dir, const char *name, struct vfs_entry *out);
 
 #endif

@@ -150,5 +150,76 @@ n=$(fd_count "$DPID")
 	it_fail "daemon fds after serving stay within the cache's half of the budget" "$n"
 stop_daemon
 eq "daemon with $NMANY mounts exited 0" 0 "$DAEMON_RC"
+rm -rf "$WORK/many"
+
+# ---------------------------------------------------------------- (c) non-root
+NNR=${FD_BUDGET_NONROOT_FILES:-30000}
+NR=$WORK/nr
+mkdir -p "$NR/src" "$NR/mnt"
+python3 - "$NR/src" "$NNR" <<'PY'
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+for d in range((n + 999) // 1000):
+    p = os.path.join(top, "d%02d" % d)
+    os.makedirs(p)
+    for f in range(min(1000, n - d * 1000)):
+        with open(os.path.join(p, "f%04d" % f), "w") as fh:
+            fh.write("%d\n" % (d * 1000 + f))
+PY
+chown -R 1000:1000 "$NR"
+write_config "$NR/c.yaml" <<CFG
+mountpoint: $NR/mnt
+fuse: {max_threads: 4}
+mounts:
+  - {path: /src, type: passthrough, source: $NR/src}
+CFG
+chmod 644 "$NR/c.yaml"
+# /dev/fuse is 0600 here: the daemon gets a mount namespace of its own with a
+# 0666 node of the same device bound over it (as test_mount does), so nothing
+# of the machine changes. Its mount lives in that namespace: clients enter it.
+cat >"$NR/wrap.sh" <<WRAP
+#!/bin/sh
+set -e
+mknod "$NR/fuse" c $(stat -c '0x%t 0x%T' /dev/fuse)
+chmod 666 "$NR/fuse"
+mount --bind "$NR/fuse" /dev/fuse
+rm "$NR/fuse"
+exec setpriv --reuid=1000 --regid=1000 --clear-groups prlimit --nofile=20000:20000 "\$@"
+WRAP
+chmod 755 "$NR/wrap.sh"
+as_user() { nsenter -t "$DPID" -m setpriv --reuid=1000 --regid=1000 --clear-groups "$@"; }
+DAEMON_WRAP="unshare -m --propagation private $NR/wrap.sh" \
+	start_daemon "$NR/c.yaml" --mountpoint "$NR/mnt" ||
+	die "non-root daemon did not start: '${READY_STATUS:-no answer in 20 s}'"
+eq "the daemon runs as uid 1000" 1000 "$(awk '/^Uid:/ { print $2 }' "/proc/$DPID/status")"
+contains "uid 1000 reaches inodes by name (no open_by_handle_at)" \
+	"$(cat "$WORK/daemon.log")" "$NR/src: inodes by names"
+as_user /usr/bin/python3 - "$NR/mnt/src" "$NNR" \
+	>"$WORK/nr.out" 2>"$WORK/nr.err" <<'PY'
+import os, sys
+top, n = sys.argv[1], int(sys.argv[2])
+bad = 0
+for k in range(n):
+    p = os.path.join(top, "d%02d" % (k // 1000), "f%04d" % (k % 1000))
+    try:
+        with open(p) as fh:
+            if fh.read() != "%d\n" % k:
+                bad += 1
+    except OSError as e:
+        bad += 1
+        if bad <= 3:
+            print("%s: %s" % (p, e), file=sys.stderr)
+print(bad)
+PY
+eq "uid 1000 reads all $NNR files through the non-root daemon" 0 "$(cat "$WORK/nr.out")"
+eq "no errors (EMFILE) reading them" "" "$(head -n 3 "$WORK/nr.err")"
+n=$(fd_count "$DPID")
+((n < 20000 / 2)) && it_pass "non-root daemon fds stay within the cache's half of the budget ($n)" ||
+	it_fail "non-root daemon fds stay within the cache's half of the budget" "$n"
+ok "a second pass (inodes reached again by name) works" \
+	as_user cat "$NR/mnt/src/d00/f0000" \
+	"$NR/mnt/src/$(printf 'd%02d/f%04d' $(((NNR - 1) / 1000)) $(((NNR - 1) % 1000)))"
+stop_daemon
+eq "non-root daemon exited 0" 0 "$DAEMON_RC"
 
 summary

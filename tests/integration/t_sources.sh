@@ -8,7 +8,7 @@
 # The same workload runs through each (create, write, read back by checksum,
 # rename, hard link st_ino, symlink, mkdir/rmdir, user xattr, chmod, truncate)
 # and is checked on the host side too. The daemon logs for each source whether
-# it found inodes by "handles" or by "pinned fds": checked per filesystem.
+# it found inodes by "handles" or by "names": checked per filesystem.
 # The daemon runs with -v (a log line per request): a close(2) after a write
 # must cost no FLUSH on the local filesystems (FOPEN_NOFLUSH), and must still
 # send one on overlayfs, whose own flush the backend passes on.
@@ -49,7 +49,7 @@ fi
 echo lower-content >"$WORK/ovl/lower/from-lower"
 echo lower-sub >"$WORK/ovl/lower/sub/inner"
 # nfs_export=off (also the module default): overlayfs then cannot decode file
-# handles, so the backend must fall back to pinned fds and still work.
+# handles, so the backend must reach inodes by name and still work.
 host_mount -t overlay overlay -o "lowerdir=$WORK/ovl/lower,upperdir=$WORK/ovl/upper,workdir=$WORK/ovl/work,nfs_export=off,index=off" "$OVL" ||
 	die "cannot mount an overlayfs"
 host_mount -t tmpfs -o size=64m,mode=0755 vfsmux-src "$TMPFS" || die "cannot mount a tmpfs"
@@ -64,7 +64,7 @@ CFG=$WORK/sources.yaml
 } | write_config "$CFG"
 mount_or_die "$CFG" -v
 
-# The mode the daemon logged for source SRC: "handles" or "pinned fds".
+# The mode the daemon logged for source SRC: "handles" or "names".
 inode_mode() {
 	sed -n "s|^.*passthrough $1: inodes by \(.*\), fd cache .*$|\1|p" "$WORK/daemon.log" | head -n 1
 }
@@ -203,7 +203,7 @@ if [ "$have_xfs" = 1 ]; then
 	kernel_io xfs "$MNT/xfs" "$XFS" kernel
 fi
 
-eq "overlayfs without nfs_export: inodes by pinned fds" "pinned fds" "$(inode_mode "$OVL")"
+eq "overlayfs without nfs_export: inodes by names" "names" "$(inode_mode "$OVL")"
 workload ovl "$MNT/ovl" "$OVL"
 flushes ovl "$MNT/ovl" some
 kernel_io ovl "$MNT/ovl" "$OVL" daemon

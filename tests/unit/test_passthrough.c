@@ -477,26 +477,67 @@ START_TEST(evicted_inode_reopens_by_handle)
 }
 END_TEST
 
-START_TEST(pinned_mode_without_handles_works_and_frees_fds)
+/*
+ * Without handles (a non-root daemon, DESIGN §10) no inode pins an fd: each is
+ * reached again by name from its parent, checked to be the same object, and
+ * follows renames made through the mount; a name that now leads elsewhere
+ * (removed, replaced on the host) answers ESTALE.
+ */
+START_TEST(without_handles_inodes_are_reached_by_name)
 {
 	struct vfs_open o;
+	struct stat st;
 	char buf[8] = "";
-	uint64_t ino;
+	uint64_t ino, d1, d2, deep, gone;
 
 	pt_debug_force_pinned(true);
 	start(8);
 	pt_debug_force_pinned(false);
 	ck_assert(!stats().handles);
 	testlib_write_file(host("f"), "pin", 3);
+	ck_assert_int_eq(mkdir(host("d1"), 0755), 0);
+	ck_assert_int_eq(mkdir(host("d1/d2"), 0755), 0);
+	testlib_write_file(host("d1/d2/deep"), "deep", 4);
+	testlib_write_file(host("gone"), "", 0);
 	ino = lookup_ok(BACKEND_ROOT_INO, "f", NULL);
-	ck_assert_uint_eq(stats().pinned_fds, 2); /* root + f */
-	ck_assert_uint_eq(stats().cached_fds, 0);
+	d1 = lookup_ok(BACKEND_ROOT_INO, "d1", NULL);
+	d2 = lookup_ok(d1, "d2", NULL);
+	deep = lookup_ok(d2, "deep", NULL);
+	gone = lookup_ok(BACKEND_ROOT_INO, "gone", NULL);
+	ck_assert_uint_eq(stats().pinned_fds, 0);
+	ck_assert_uint_le(stats().cached_fds, 8);
+	/* Every fd evicted: the whole chain is walked again from the source. */
+	pt_debug_evict_all(be);
+	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, deep, false, 0, &st), 0);
+	ck_assert_int_eq(st.st_size, 4);
 	ck_assert_int_eq(passthrough_ops.open(be, &root_ctx, ino, O_RDONLY, &o), 0);
 	ck_assert_int_eq(passthrough_ops.read(be, ino, o.fh, buf, sizeof(buf), 0), 3);
 	ck_assert_str_eq(buf, "pin");
 	passthrough_ops.release(be, ino, o.fh, O_RDONLY);
+	/* A rename through the mount moves the recorded name (and parent). */
+	ck_assert_int_eq(
+	    passthrough_ops.rename(be, &root_ctx, d1, "d2", BACKEND_ROOT_INO, "moved", 0), 0);
+	pt_debug_evict_all(be);
+	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, deep, false, 0, &st), 0);
+	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, d2, false, 0, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	/* Replaced on the host by another file of the same name: not ours. */
+	ck_assert_int_eq(unlink(host("gone")), 0);
+	testlib_write_file(host("other"), "", 0);
+	ck_assert_int_eq(rename(host("other"), host("gone")), 0);
+	pt_debug_evict_all(be);
+	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, gone, false, 0, &st), -ESTALE);
+	/* Removed: ESTALE too. */
+	ck_assert_int_eq(unlink(host("f")), 0);
+	pt_debug_evict_all(be);
+	ck_assert_int_eq(passthrough_ops.getattr(be, &root_ctx, ino, false, 0, &st), -ESTALE);
 	passthrough_ops.forget(be, ino, 1);
-	ck_assert_uint_eq(stats().pinned_fds, 1);
+	passthrough_ops.forget(be, gone, 1);
+	passthrough_ops.forget(be, deep, 1);
+	passthrough_ops.forget(be, d2, 1);
+	passthrough_ops.forget(be, d1, 1);
+	ck_assert_uint_eq(stats().inodes, 1);
+	ck_assert_uint_eq(stats().pinned_fds, 0);
 }
 END_TEST
 
@@ -544,7 +585,7 @@ static void log_sink(enum vlog_level lvl, const char *msg, void *data)
 		snprintf(logged + strlen(logged), sizeof(logged) - strlen(logged), "%s\n", msg);
 }
 
-START_TEST(source_without_handles_uses_pinned_fds)
+START_TEST(source_without_handles_is_reached_by_names)
 {
 	static char procsrc[] = "/proc/sys/kernel";
 	struct mount_config c = { .type = type_name, .source = procsrc };
@@ -558,19 +599,19 @@ START_TEST(source_without_handles_uses_pinned_fds)
 	vlog_set_sink(log_sink, NULL);
 	ck_assert_int_eq(passthrough_ops.create(&c, &pb, err, sizeof(err)), 0);
 	vlog_set_sink(NULL, NULL);
-	ck_assert_msg(strstr(logged, "/proc/sys/kernel: inodes by pinned fds"), "log: %s", logged);
+	ck_assert_msg(strstr(logged, "/proc/sys/kernel: inodes by names"), "log: %s", logged);
 	pt_debug_stats(pb, &ps);
 	ck_assert(!ps.handles); /* /proc has no file handles */
 	ck_assert_int_eq(passthrough_ops.lookup(pb, &root_ctx, BACKEND_ROOT_INO, "ostype", &e), 0);
 	pt_debug_stats(pb, &ps);
-	ck_assert_uint_eq(ps.pinned_fds, 2);
+	ck_assert_uint_eq(ps.pinned_fds, 0); /* reached by name: no fd for life */
 	ck_assert_int_eq(passthrough_ops.open(pb, &root_ctx, e.ino, O_RDONLY, &o), 0);
 	ck_assert_int_eq(passthrough_ops.read(pb, e.ino, o.fh, buf, 5, 0), 5);
 	ck_assert_str_eq(buf, "Linux");
 	passthrough_ops.release(pb, e.ino, o.fh, 0);
 	passthrough_ops.forget(pb, e.ino, 1);
 	pt_debug_stats(pb, &ps);
-	ck_assert_uint_eq(ps.pinned_fds, 1);
+	ck_assert_uint_eq(ps.pinned_fds, 0);
 	passthrough_ops.destroy(pb);
 }
 END_TEST
@@ -1441,10 +1482,10 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, evicted_inode_reopens_by_handle);
 	tcase_add_test(tc, mounts_share_one_fd_cache);
 	tcase_add_test(tc, emfile_evicts_cached_fds_and_retries);
-	tcase_add_test(tc, pinned_mode_without_handles_works_and_frees_fds);
+	tcase_add_test(tc, without_handles_inodes_are_reached_by_name);
 	tcase_add_test(tc, pinned_mode_create_pins_the_file);
 	tcase_add_test(tc, forget_storm_from_threads_keeps_counts);
-	tcase_add_test(tc, source_without_handles_uses_pinned_fds);
+	tcase_add_test(tc, source_without_handles_is_reached_by_names);
 	tcase_add_test(tc, create_write_read_trunc_excl);
 	tcase_add_test(tc, open_refuses_symlinks_and_dirs_for_writing);
 	tcase_add_test(tc, rename_flags);
