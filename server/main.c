@@ -249,7 +249,7 @@ static int cmd_check(struct cli *c)
 struct sigctl {
 	sigset_t set;
 	struct session *se;
-	const char *mountpoint;
+	struct fuse_mount *fm;
 	atomic_bool done; /* session_run() returned */
 };
 
@@ -303,11 +303,8 @@ static void *signal_main(void *arg)
 		clock_gettime(CLOCK_MONOTONIC, &deadline);
 		deadline.tv_sec += SERVE_SECONDS;
 		serving = true;
-		vlog(VLOG_INFO, "%s: unmounting %s", strsignal(sig), sc->mountpoint);
-		int err = fuse_unmount(sc->mountpoint);
-
-		if (err)
-			vlog(VLOG_WARN, "unmounting %s: %s", sc->mountpoint, strerror(-err));
+		vlog(VLOG_INFO, "%s: unmounting %s", strsignal(sig), sc->fm->mountpoint);
+		fuse_unmount(sc->fm); /* it logs why when it leaves a mount in place */
 		/* Once the last open file closes, the kernel ends the connection by itself. */
 	}
 	return NULL;
@@ -321,8 +318,8 @@ static int cmd_run(struct cli *c)
 	struct sigctl sc;
 	pthread_t sigthread;
 	struct fuse_mount_opts mo = { 0 };
+	struct fuse_mount fm = { 0 };
 	struct session_opts so = { 0 };
-	const char *how = NULL;
 	char why[512] = "";
 	int fd = -1, err, rc = 1;
 
@@ -375,13 +372,13 @@ static int cmd_run(struct cli *c)
 	mo.suid = cfg->fuse.suid;
 	mo.dev = cfg->fuse.dev;
 	mo.force = c->force;
-	fd = fuse_mount(&mo, &how, why, sizeof(why));
+	fd = fuse_mount(&mo, &fm, why, sizeof(why));
 	if (fd < 0) {
 		fprintf(stderr, "vfsmux: %s\n", why);
 		ready_fail(c, why);
 		goto out;
 	}
-	vlog(VLOG_INFO, "mounted %s (%s), %zu backend mount%s", mo.mountpoint, how, cfg->nmounts,
+	vlog(VLOG_INFO, "mounted %s (%s), %zu backend mount%s", mo.mountpoint, fm.how, cfg->nmounts,
 	     cfg->nmounts == 1 ? "" : "s");
 
 	so.threads = cfg->fuse.threads;
@@ -397,25 +394,28 @@ static int cmd_run(struct cli *c)
 	if (err) {
 		fprintf(stderr, "vfsmux: %s\n", strerror(-err));
 		ready_fail(c, strerror(-err));
-		fuse_unmount(mo.mountpoint);
+		fuse_unmount(&fm);
 		goto out;
 	}
 	c->ready_fd = -1; /* the session answers it after INIT */
 
 	sc.se = se;
-	sc.mountpoint = mo.mountpoint;
+	sc.fm = &fm;
 	atomic_init(&sc.done, false);
 	err = pthread_create(&sigthread, NULL, signal_main, &sc);
 	if (err) {
 		fprintf(stderr, "vfsmux: cannot start the signal thread: %s\n", strerror(err));
-		fuse_unmount(mo.mountpoint);
+		fuse_unmount(&fm);
 		goto out;
 	}
 	err = session_run(se);
 	atomic_store(&sc.done, true);
 	pthread_join(sigthread, NULL);
-	/* Ended by an error or by someone else's umount: make sure nothing stays mounted. */
-	fuse_unmount(mo.mountpoint);
+	/*
+	 * Ended by an error or by someone else's umount: make sure our mount does
+	 * not stay (a no-op when the signal thread detached it already).
+	 */
+	fuse_unmount(&fm);
 	if (err == -ETIMEDOUT) {
 		/*
 		 * Threads are still inside backend calls that did not return in

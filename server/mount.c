@@ -16,16 +16,36 @@
  * Each way opens its own /dev/fuse: a superblock that was created and then
  * dropped leaves its fd bound to a dead connection, unusable for a retry.
  *
- * A stale mountpoint (a daemon died without unmounting) answers every stat
- * with ENOTCONN; we refuse it with the fix in the message, or with force
- * detach it first.
+ * Before mounting we look at what is on the mountpoint already, without
+ * sending a FUSE request that could hang (statx AT_STATX_DONT_SYNC with an
+ * empty mask answers from the kernel's cache, even for a mount of another
+ * user): its mount id, then its fs type and source in /proc/self/mountinfo.
+ * A FUSE mount there is either live (another daemon serves it: refused, with
+ * --force too) or stale (its daemon died: every request fails with ENOTCONN;
+ * refused with the fix in the message, or with force detached first). Which
+ * one, only a request can tell, and a request to a live daemon that does not
+ * answer blocks - even SIGKILL waits once the daemon has read it. So a child
+ * process asks (fstatfs), and a deadline turns silence into "live": a stale
+ * mount answers at once, from the kernel, with no daemon involved.
+ *
+ * At stop we detach our own mount and nothing else: its mount id is recorded
+ * right after mounting, and at unmount an O_PATH fd on the mountpoint must be
+ * on that mount, which we then detach through /proc/self/fd/N - the fd names
+ * one mount, so a mount stacked on the mountpoint in between is never hit.
+ * We do not keep an fd on our mount for the whole run: it would hold a
+ * reference that makes a plain `umount` of it fail with EBUSY.
  */
 #include "server/mount.h"
 
 #include "server/log.h"
+#include "server/mountinfo.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +55,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +67,17 @@ extern char **environ;
 #define MNT_FUSERMOUNT "fusermount3"
 /* Stacked dead mounts are each detached in turn; more than this is not a crash. */
 #define MNT_MAX_STALE 16
+/*
+ * How long a FUSE daemon on the mountpoint has to answer a statfs before we
+ * call it live but hung. A stale mount answers in microseconds (the kernel
+ * itself says ENOTCONN), so this only bounds how long we wait for a live one.
+ */
+#define MNT_PROBE_MS   5000
+#define MNT_PROBE_TEXT "5 s"
+/* Older headers lack it (Linux 6.8); an older kernel ignores the bit. */
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
 
 static void mnt_errf(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -68,77 +100,241 @@ static bool mnt_errno_is_stale(int e)
 }
 
 /*
- * stat() the mountpoint and, when that works, statfs() it too: for up to the
- * attr timeout after a daemon died, the kernel still answers stat() of the
- * mount root from its cache, while statfs() always asks the daemon and so
- * fails with ENOTCONN at once. Returns 0 or -errno.
+ * Which mount fd (any fd, O_PATH will do) is on. With AT_STATX_DONT_SYNC and
+ * an empty mask FUSE answers from its cache and sends no request, and a FUSE
+ * mount that does not allow us answers st_dev only: either way no hang, no
+ * EACCES. The unique id needs a non-empty mask, which such a mount refuses;
+ * it is then left 0 and id + dev compare instead. 0 or -errno.
  */
-static int mnt_probe(const char *mp, struct stat *st)
+static int mnt_ident_of(int fd, struct fuse_mount_ident *id)
 {
+	struct statx sx;
+
+	memset(id, 0, sizeof(*id));
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) < 0)
+		return -errno;
+	if (!(sx.stx_mask & STATX_MNT_ID) || !(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return -ENOSYS; /* Linux < 5.8 */
+	id->id = sx.stx_mnt_id;
+	id->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	id->root = (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID_UNIQUE, &sx) == 0 &&
+	    (sx.stx_mask & STATX_MNT_ID_UNIQUE))
+		id->unique = sx.stx_mnt_id;
+	return 0;
+}
+
+static bool mnt_ident_same(const struct fuse_mount_ident *a, const struct fuse_mount_ident *b)
+{
+	if (a->unique && b->unique)
+		return a->unique == b->unique;
+	return a->id == b->id && a->dev == b->dev;
+}
+
+/* Child side of mnt_probe_stale(): async-signal-safe calls only (we may have threads). */
+static void __attribute__((noreturn))
+mnt_probe_child(int fd, int out, unsigned int uid, unsigned int gid)
+{
+	unsigned char r = 0;
 	struct statfs sfs;
 
-	if (stat(mp, st) < 0)
+	/* Unswitched, a FUSE mount that does not allow root answers statfs itself. */
+	if (uid || gid)
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(1);
+	if (fstatfs(fd, &sfs) < 0)
+		r = errno > 0 && errno < 256 ? (unsigned char)errno : EIO;
+	if (write(out, &r, 1) != 1)
+		_exit(1);
+	_exit(0);
+}
+
+/*
+ * Is the FUSE mount whose root fd (O_PATH) is on stale? A child process, with
+ * the mount owner's ids when we are root (user_id=, group_id= in mi), calls
+ * fstatfs() on it; we wait for its answer at most ms. Returns the stale errno
+ * (ENOTCONN or ECONNABORTED: the daemon died), 0 if the mount answered
+ * anything else (live), -ETIMEDOUT if it did not answer in time (live but
+ * hung, or slow), or -errno. A child still blocked is killed and left to
+ * finish in the kernel's time, never waited for.
+ */
+static int mnt_probe_stale(int fd, const struct mountinfo *mi, int ms)
+{
+	unsigned int uid = 0, gid = 0;
+	struct pollfd p = { .events = POLLIN };
+	unsigned char r;
+	int pfd[2], ret;
+	pid_t pid;
+
+	if (geteuid() == 0 && (mountinfo_opt_uint(mi->super_opts, "user_id", &uid) ||
+			       mountinfo_opt_uint(mi->super_opts, "group_id", &gid)))
+		uid = gid = 0;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
-	if (statfs(mp, &sfs) < 0 && mnt_errno_is_stale(errno))
-		return -errno;
-	return 0;
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(pfd[1]);
+		goto out_close;
+	}
+	if (pid == 0)
+		mnt_probe_child(fd, pfd[1], uid, gid);
+	close(pfd[1]);
+	p.fd = pfd[0];
+	do
+		ret = poll(&p, 1, ms);
+	while (ret < 0 && errno == EINTR);
+	if (ret <= 0) {
+		ret = ret == 0 ? -ETIMEDOUT : -errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, WNOHANG);
+		goto out_close;
+	}
+	/* The child writes its byte and exits: this wait is short. */
+	ret = read(pfd[0], &r, 1) == 1 ? (mnt_errno_is_stale(r) ? r : 0) : -EIO;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+out_close:
+	close(pfd[0]);
+	return ret;
+}
+
+/* Detach exactly the mount fd is the root of: /proc/self/fd/N leads to fd's own mount. */
+static int mnt_detach_fd(int fd)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return umount2(path, MNT_DETACH) == 0 ? 0 : -errno;
+}
+
+/*
+ * An O_PATH fd on the mountpoint, and what is there: *id, and in *mi the
+ * mount's line when something is mounted on it (id->root). -errno with the
+ * reason in err.
+ */
+static int mnt_open_mountpoint(const char *mp, struct fuse_mount_ident *id, struct mountinfo *mi,
+			       char *err, size_t errlen)
+{
+	int fd, ret;
+
+	/* O_PATH reaches the root of a mount on mp without asking its filesystem. */
+	fd = open(mp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			mnt_errf(err, errlen, "mountpoint %s does not exist", mp);
+		else if (ret == -ENOTDIR)
+			mnt_errf(err, errlen, "mountpoint %s is not a directory", mp);
+		else
+			mnt_errf(err, errlen, "cannot open mountpoint %s: %s", mp, strerror(-ret));
+		return ret;
+	}
+	ret = mnt_ident_of(fd, id);
+	if (ret) {
+		mnt_errf(err, errlen, "cannot tell which mount %s is on: statx: %s", mp,
+			 strerror(-ret));
+		goto out_close;
+	}
+	if (!id->root)
+		return fd;
+	ret = mountinfo_find(NULL, id->id, mi);
+	if (ret) {
+		mnt_errf(err, errlen,
+			 "cannot find the mount on %s (id %" PRIu64 ") in /proc/self/mountinfo: %s",
+			 mp, id->id, strerror(-ret));
+		goto out_close;
+	}
+	return fd;
+
+out_close:
+	close(fd);
+	return ret;
 }
 
 bool fuse_mount_is_stale(const char *mountpoint)
 {
-	struct stat st;
-	int err = mnt_probe(mountpoint, &st);
+	struct fuse_mount_ident id = { 0 };
+	struct mountinfo mi;
+	bool stale = false;
+	int fd;
 
-	return err && mnt_errno_is_stale(-err);
+	fd = mnt_open_mountpoint(mountpoint, &id, &mi, NULL, 0);
+	if (fd < 0)
+		return false;
+	if (id.root && mountinfo_is_fuse(&mi))
+		stale = mnt_probe_stale(fd, &mi, MNT_PROBE_MS) > 0;
+	close(fd);
+	return stale;
 }
 
-/* The mountpoint is an existing directory; a stale mount on it is detached if o->force. */
+/*
+ * The mountpoint is an existing directory with no live FUSE mount on it; a
+ * stale one is detached if o->force. Other mounts are mounted over, as
+ * mount(8) does.
+ */
 static int mnt_check_mountpoint(const struct fuse_mount_opts *o, char *err, size_t errlen)
 {
 	const char *mp = o->mountpoint;
-	struct stat st;
-	int tries, ret;
+	struct fuse_mount_ident id = { 0 };
+	struct mountinfo mi;
+	int tries, fd, ret;
 
 	for (tries = 0;; tries++) {
-		ret = mnt_probe(mp, &st);
-		if (ret == 0)
+		fd = mnt_open_mountpoint(mp, &id, &mi, err, errlen);
+		if (fd < 0)
+			return fd;
+		if (!id.root || !mountinfo_is_fuse(&mi))
 			break;
-		if (ret == -ENOENT) {
-			mnt_errf(err, errlen, "mountpoint %s does not exist", mp);
-			return ret;
+		ret = mnt_probe_stale(fd, &mi, MNT_PROBE_MS);
+		if (ret == 0 || ret == -ETIMEDOUT) {
+			mnt_errf(err, errlen,
+				 "mountpoint %s already has a live FUSE filesystem on it (%s, "
+				 "source '%s')%s: stop the daemon that serves it or choose another "
+				 "mountpoint (--force only replaces a stale mount)",
+				 mp, mi.fstype, mi.source,
+				 ret ? ", whose daemon did not answer within " MNT_PROBE_TEXT : "");
+			ret = -EBUSY;
+			goto out_close;
 		}
-		if (!mnt_errno_is_stale(-ret)) {
-			mnt_errf(err, errlen, "cannot stat mountpoint %s: %s", mp, strerror(-ret));
-			return ret;
+		if (ret < 0) {
+			mnt_errf(err, errlen, "cannot tell whether the %s mount on %s is stale: %s",
+				 mi.fstype, mp, strerror(-ret));
+			goto out_close;
 		}
 		if (!o->force) {
 			mnt_errf(err, errlen,
 				 "mountpoint %s is stale (%s): a previous vfsmux died there; "
 				 "run 'umount -l %s' or start with --force",
-				 mp, strerror(-ret), mp);
-			return ret;
+				 mp, strerror(ret), mp);
+			ret = -ret;
+			goto out_close;
 		}
 		if (tries == MNT_MAX_STALE) {
 			mnt_errf(err, errlen, "mountpoint %s is still stale after %d lazy unmounts",
 				 mp, tries);
-			return ret;
+			ret = -ret;
+			goto out_close;
 		}
-		if (umount2(mp, MNT_DETACH) < 0) {
-			ret = -errno;
+		ret = mnt_detach_fd(fd);
+		if (ret) {
 			mnt_errf(err, errlen, "mountpoint %s is stale and umount -l failed: %s", mp,
 				 strerror(-ret));
-			return ret;
+			goto out_close;
 		}
 		vlog(VLOG_WARN,
-		     "mountpoint %s was stale (a FUSE daemon died there): "
+		     "mountpoint %s was stale (%s, source '%s': a FUSE daemon died there): "
 		     "lazily unmounted it (--force)",
-		     mp);
+		     mp, mi.fstype, mi.source);
+		close(fd);
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		mnt_errf(err, errlen, "mountpoint %s is not a directory", mp);
-		return -ENOTDIR;
-	}
+	close(fd);
 	return 0;
+
+out_close:
+	close(fd);
+	return ret;
 }
 
 static int mnt_open_dev_fuse(char *err, size_t errlen)
@@ -188,9 +384,12 @@ static int mnt_fsconfig(int fsfd, unsigned int cmd, const char *key, const char 
 	return ret;
 }
 
-/* fsopen/fsconfig/fsmount/move_mount. The /dev/fuse fd or -errno. */
-static int mnt_fsmount(const struct fuse_mount_opts *o, const char *fsname, char *err,
-		       size_t errlen)
+/*
+ * fsopen/fsconfig/fsmount/move_mount. The /dev/fuse fd or -errno; *own
+ * receives the mount's identity, read from the fsmount fd itself.
+ */
+static int mnt_fsmount(const struct fuse_mount_opts *o, const char *fsname,
+		       struct fuse_mount_ident *own, char *err, size_t errlen)
 {
 	unsigned int attrs = 0;
 	int fd, fsfd, mfd, ret;
@@ -261,7 +460,12 @@ static int mnt_fsmount(const struct fuse_mount_opts *o, const char *fsname, char
 		mnt_errf(err, errlen, "move_mount to %s: %s", o->mountpoint, strerror(-ret));
 		goto out_close_mfd;
 	}
-	/* The mount now lives in the namespace; these fds only pinned it until here. */
+	/*
+	 * The mount now lives in the namespace; these fds only pinned it until
+	 * here (held, mfd would make a plain umount of it fail with EBUSY).
+	 */
+	if (mnt_ident_of(mfd, own) < 0)
+		memset(own, 0, sizeof(*own)); /* fuse_mount() asks by path instead */
 	close(mfd);
 	close(fsfd);
 	return fd;
@@ -550,9 +754,38 @@ static bool mnt_may_fall_back(int ret)
 	return ret == -ENOSYS || ret == -EPERM || ret == -EACCES || ret == -ENODEV;
 }
 
-int fuse_mount(const struct fuse_mount_opts *o, const char **how, char *err, size_t errlen)
+/*
+ * Record in m which mount is ours, right after mounting: own if fsmount gave
+ * it (race-free), else the mount now on the mountpoint - someone mounting
+ * there in the microseconds since is the one case this cannot tell apart.
+ */
+static void mnt_record(struct fuse_mount *m, const char *mp, const char *how,
+		       const struct fuse_mount_ident *own)
 {
-	const char *fsname;
+	int fd;
+
+	snprintf(m->mountpoint, sizeof(m->mountpoint), "%s", mp);
+	m->how = how;
+	atomic_init(&m->detached, false);
+	m->ident = *own;
+	if (m->ident.root)
+		return;
+	fd = open(mp, O_PATH | O_CLOEXEC);
+	if (fd >= 0 && mnt_ident_of(fd, &m->ident) == 0 && m->ident.root) {
+		close(fd);
+		return;
+	}
+	vlog(VLOG_WARN, "mounted %s but cannot read its mount id: it will not be unmounted at stop",
+	     mp);
+	memset(&m->ident, 0, sizeof(m->ident));
+	if (fd >= 0)
+		close(fd);
+}
+
+int fuse_mount(const struct fuse_mount_opts *o, struct fuse_mount *m, char *err, size_t errlen)
+{
+	struct fuse_mount_ident own = { 0 };
+	const char *fsname, *how;
 	bool any;
 	int ret;
 
@@ -563,6 +796,10 @@ int fuse_mount(const struct fuse_mount_opts *o, const char **how, char *err, siz
 			 o && o->mountpoint ? o->mountpoint : "(none)");
 		return -EINVAL;
 	}
+	if (strlen(o->mountpoint) >= sizeof(m->mountpoint)) {
+		mnt_errf(err, errlen, "mountpoint %.64s... is too long", o->mountpoint);
+		return -ENAMETOOLONG;
+	}
 	fsname = o->fsname && o->fsname[0] ? o->fsname : "vfsmux";
 	ret = mnt_check_mountpoint(o, err, errlen);
 	if (ret)
@@ -570,37 +807,33 @@ int fuse_mount(const struct fuse_mount_opts *o, const char **how, char *err, siz
 
 	any = o->method == FUSE_MOUNT_AUTO;
 	if (any || o->method == FUSE_MOUNT_FSMOUNT) {
-		ret = mnt_fsmount(o, fsname, err, errlen);
-		if (ret >= 0) {
-			if (how)
-				*how = "fsmount";
-			if (err && errlen)
-				err[0] = '\0'; /* a refused subtype left its text */
-			return ret;
-		}
+		ret = mnt_fsmount(o, fsname, &own, err, errlen);
+		how = "fsmount";
+		if (ret >= 0)
+			goto mounted;
 		if (!any || !mnt_may_fall_back(ret))
 			return ret;
 		vlog(VLOG_DEBUG, "mount: %s; trying mount(2)", err ? err : "fsmount failed");
 	}
 	if (any || o->method == FUSE_MOUNT_LEGACY) {
 		ret = mnt_legacy(o, fsname, err, errlen);
-		if (ret >= 0) {
-			if (how)
-				*how = "mount";
-			if (err && errlen)
-				err[0] = '\0';
-			return ret;
-		}
+		how = "mount";
+		if (ret >= 0)
+			goto mounted;
 		if (!any || (ret != -EPERM && ret != -EACCES))
 			return ret;
 		vlog(VLOG_DEBUG, "mount: %s; trying %s", err ? err : "mount(2) failed",
 		     MNT_FUSERMOUNT);
 	}
 	ret = mnt_fusermount(o, fsname, err, errlen);
-	if (ret >= 0 && how)
-		*how = MNT_FUSERMOUNT;
-	if (ret >= 0 && err && errlen)
-		err[0] = '\0'; /* no stale text from a way we fell back from */
+	how = MNT_FUSERMOUNT;
+	if (ret < 0)
+		return ret;
+mounted:
+	if (err && errlen)
+		err[0] = '\0'; /* no stale text from a refused subtype or a way we fell back from */
+	if (m)
+		mnt_record(m, o->mountpoint, how, &own);
 	return ret;
 }
 
@@ -633,18 +866,67 @@ static int mnt_fusermount_unmount(const char *mountpoint)
 	return -EIO;
 }
 
-int fuse_unmount(const char *mountpoint)
+/*
+ * Says, when the mount on m's mountpoint (id) is not ours, whether ours is
+ * still mounted beneath it, and leaves both alone. -EBUSY.
+ */
+static int mnt_not_ours(const struct fuse_mount *m, const struct fuse_mount_ident *id)
 {
-	int ret;
+	struct mountinfo top, ours;
+	bool beneath;
 
-	if (!mountpoint)
+	if (mountinfo_find(NULL, id->id, &top) < 0)
+		snprintf(top.fstype, sizeof(top.fstype), "?");
+	beneath = mountinfo_find(NULL, m->ident.id, &ours) == 0 && ours.dev == m->ident.dev;
+	if (top.fstype[0] == '?')
+		top.source[0] = '\0';
+	if (beneath)
+		vlog(VLOG_WARN,
+		     "not unmounting %s: another mount (%s, source '%s') sits on top of ours; "
+		     "both stay, and ours is stale once we exit (remove the one on top, then "
+		     "'umount -l %s')",
+		     m->mountpoint, top.fstype, top.source, m->mountpoint);
+	else
+		vlog(VLOG_WARN,
+		     "not unmounting %s: ours is gone, and the %s mount there now "
+		     "(source '%s') is not ours",
+		     m->mountpoint, top.fstype, top.source);
+	return -EBUSY;
+}
+
+int fuse_unmount(struct fuse_mount *m)
+{
+	struct fuse_mount_ident id = { 0 };
+	int fd, ret;
+
+	if (!m)
 		return -EINVAL;
-	if (umount2(mountpoint, MNT_DETACH) == 0)
-		return 0;
-	ret = -errno;
-	if (ret == -EINVAL || ret == -ENOENT)
-		return 0; /* not a mount point (any more), or gone */
+	if (atomic_exchange(&m->detached, true) || !m->ident.root)
+		return 0; /* detached once already, or we never knew which mount is ours */
+	fd = open(m->mountpoint, O_PATH | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT || ret == -ENOTDIR)
+			return 0; /* the mountpoint is gone, and our mount with it */
+		vlog(VLOG_WARN, "unmounting %s: %s", m->mountpoint, strerror(-ret));
+		return ret;
+	}
+	ret = mnt_ident_of(fd, &id);
+	if (ret) {
+		vlog(VLOG_WARN, "unmounting %s: statx: %s", m->mountpoint, strerror(-ret));
+		goto out_close;
+	}
+	if (!mnt_ident_same(&id, &m->ident)) {
+		/* Not a mount root: someone unmounted ours; the directory is bare. */
+		ret = id.root ? mnt_not_ours(m, &id) : 0;
+		goto out_close;
+	}
+	ret = mnt_detach_fd(fd);
 	if (ret == -EPERM && geteuid() != 0)
-		return mnt_fusermount_unmount(mountpoint);
+		ret = mnt_fusermount_unmount(m->mountpoint); /* checked just now: ours */
+	else if (ret)
+		vlog(VLOG_WARN, "unmounting %s: %s", m->mountpoint, strerror(-ret));
+out_close:
+	close(fd);
 	return ret;
 }

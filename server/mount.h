@@ -8,9 +8,12 @@
 #ifndef VFSMUX_MOUNT_H
 #define VFSMUX_MOUNT_H
 
+#include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * Which way to mount. AUTO (the zero value) tries them in order and falls back
@@ -37,24 +40,55 @@ struct fuse_mount_opts {
 };
 
 /*
+ * Which mount a path leads to, read with statx() so that no FUSE request is
+ * sent (a daemon that does not answer cannot hang us).
+ */
+struct fuse_mount_ident {
+	uint64_t id;	 /* STATX_MNT_ID: mountinfo's first field; reused after an unmount */
+	uint64_t unique; /* STATX_MNT_ID_UNIQUE (Linux 6.8): never reused; 0 if unknown */
+	dev_t dev;	 /* st_dev of the mount's superblock */
+	bool root;	 /* the path is that mount's root: something is mounted on it */
+};
+
+/*
+ * What fuse_mount() mounted, recorded right after mounting: fuse_unmount()
+ * detaches this mount and nothing else, and only once.
+ */
+struct fuse_mount {
+	char mountpoint[PATH_MAX];
+	const char *how; /* "fsmount", "mount" or "fusermount3", for the log */
+	struct fuse_mount_ident ident;
+	atomic_bool detached; /* fuse_unmount() ran: it never detaches twice */
+};
+
+/*
  * Check the mountpoint and mount. Returns the /dev/fuse fd (>= 0) or -errno
  * with a one-line reason in err, e.g. "mountpoint /x is stale (Transport
  * endpoint is not connected): a previous vfsmux died there; run 'umount -l /x' or
- * start with --force". *how receives "fsmount", "mount" or "fusermount3" for the
- * log. The fd is O_CLOEXEC; the caller owns it and must read FUSE_INIT from it.
+ * start with --force". A mountpoint with a live FUSE filesystem on it (its
+ * daemon answers, or does not answer within a few seconds) is refused with
+ * -EBUSY, with o->force or not; a stale one (its daemon died) with -ENOTCONN
+ * unless o->force, which detaches it first.
+ * Other mounts on the mountpoint (tmpfs, a bind mount) are mounted over.
+ * On success *m (may be NULL) receives the record fuse_unmount() needs.
+ * The fd is O_CLOEXEC; the caller owns it and must read FUSE_INIT from it.
  * The fusermount3 way forks and waits for its child: do not ignore SIGCHLD.
  */
-int fuse_mount(const struct fuse_mount_opts *o, const char **how, char *err, size_t errlen);
+int fuse_mount(const struct fuse_mount_opts *o, struct fuse_mount *m, char *err, size_t errlen);
 
 /*
- * Detach the mount (umount2 MNT_DETACH; fusermount3 -u -z when unprivileged).
- * 0 or -errno; EINVAL/ENOENT (already gone) count as success.
+ * Detach the mount m recorded, if it is still the one on the mountpoint
+ * (umount2 MNT_DETACH through an fd on it, so no mount stacked on top since
+ * can be hit; fusermount3 -u -z when unprivileged). A mount of someone else on
+ * top of ours is left alone, and so is ours beneath it (logged; -EBUSY). Runs
+ * once: later calls return 0. 0 when detached or already gone, or -errno.
  */
-int fuse_unmount(const char *mountpoint);
+int fuse_unmount(struct fuse_mount *m);
 
 /*
- * True if stat(mountpoint) fails with ENOTCONN (or ECONNABORTED): a FUSE
- * daemon died with its filesystem still mounted there.
+ * True if a FUSE filesystem is mounted on mountpoint and its daemon died:
+ * statfs() there fails with ENOTCONN (or ECONNABORTED). Asked in a child
+ * process with a deadline, so a live but hung mount gives false, not a hang.
  */
 bool fuse_mount_is_stale(const char *mountpoint);
 

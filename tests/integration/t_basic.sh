@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# t_basic.sh - the pseudofs tree, the command line, signals and a stale mountpoint.
+# t_basic.sh - the pseudofs tree, the command line, signals, a stale mountpoint
+# and other people's mounts on ours.
 # One FUSE mount with a memfs at /a/b, passthroughs at /c and /d/e/f.
 . "$(dirname "$0")/lib.sh"
 
@@ -240,6 +241,79 @@ if start_daemon "$CFG" --force; then
 else
 	it_fail "--force recovers the stale mountpoint" "ready said '$READY_STATUS'"
 fi
+
+# ---------------------------------------------------------------- other people's mounts
+# Number of mounts stacked on MNT, and the type of the topmost.
+mounts_on() { awk -v d="$1" '$5 == d' /proc/self/mountinfo | wc -l; }
+top_type() {
+	awk -v d="$1" '$5 == d { for (i = 7; $i != "-"; i++); t = $(i + 1) } END { print t }' \
+		/proc/self/mountinfo
+}
+# wait_log TEXT: until the daemon log has TEXT (the daemon writes it, or dies trying).
+wait_log() {
+	for _ in $(seq 200); do grep -qF -- "$1" "$WORK/daemon.log" && return 0; sleep 0.1; done
+	return 1
+}
+
+# A second daemon on a live mountpoint is refused, --force or not, and the first serves on.
+mount_or_die "$CFG"
+FIRST=$DPID
+for force in "" --force; do
+	n="second daemon${force:+ with $force}"
+	start_daemon "$CFG" $force
+	contains "$n on a live mountpoint: refused" "$READY_STATUS" "error"
+	stop_daemon "$DPID" TERM
+	[ "$DAEMON_RC" != 0 ] && [ "$DAEMON_RC" != timeout ] && it_pass "$n: non-zero exit" ||
+		it_fail "$n: non-zero exit" "exit $DAEMON_RC"
+	log=$(tail -n 3 "$WORK/daemon.log")
+	contains "$n: the error names the mountpoint" "$log" "mountpoint $MNT already has a live FUSE filesystem"
+	contains "$n: the error names what is mounted there" "$log" "(fuse.vfsmux, source 'vfsmux')"
+	eq "$n: nothing stacked" 1 "$(mounts_on "$MNT")"
+	eq "$n: the first one still serves" hello "$(cat "$MNT/c/hello.txt" 2>&1)"
+	alive "$FIRST" && it_pass "$n: the first one is alive" || it_fail "$n: the first one is alive"
+done
+# A first daemon that does not answer (stopped) is live too: no hang, no takeover.
+kill -STOP "$FIRST"
+start_daemon "$CFG" --force
+contains "second daemon --force on a hung mountpoint: refused" "$READY_STATUS" "did not answer within"
+stop_daemon "$DPID" TERM
+kill -CONT "$FIRST"
+eq "hung first daemon: nothing stacked" 1 "$(mounts_on "$MNT")"
+eq "hung first daemon: serves again once resumed" hello "$(cat "$MNT/c/hello.txt" 2>&1)"
+stop_daemon "$FIRST" TERM
+eq "the first daemon: SIGTERM exits 0" 0 "$DAEMON_RC"
+eq "the first daemon: its mount is gone" 0 "$(mounts_on "$MNT")"
+
+# Someone stacks a tmpfs on our mount, and a second daemon mounts on that: at
+# stop each daemon detaches its own mount only, never one on top of it.
+mount_or_die "$CFG"
+FIRST=$DPID
+mount -t tmpfs vfsmux-test-top "$MNT" || die "mount tmpfs on $MNT"
+mount_or_die "$CFG" # over a tmpfs: allowed, as mount(8) allows it
+SECOND=$DPID
+eq "stacked: fuse, tmpfs, fuse" 3 "$(mounts_on "$MNT")"
+kill -TERM "$FIRST"
+wait_log "not unmounting $MNT: another mount (fuse.vfsmux, source 'vfsmux') sits on top of ours"
+contains "stacked: the first daemon says why it leaves the mount on top" \
+	"$(cat "$WORK/daemon.log")" "not unmounting $MNT: another mount (fuse.vfsmux, source 'vfsmux') sits on top of ours"
+stop_daemon "$FIRST" TERM # a second signal ends its grace time for open files
+eq "stacked: the first daemon exits 0" 0 "$DAEMON_RC"
+eq "stacked: every mount is still there" 3 "$(mounts_on "$MNT")"
+eq "stacked: the second daemon still serves" hello "$(cat "$MNT/c/hello.txt" 2>&1)"
+stop_daemon "$SECOND" TERM
+eq "stacked: the second daemon exits 0" 0 "$DAEMON_RC"
+eq "stacked: it detached its own mount only" "2 tmpfs" "$(mounts_on "$MNT") $(top_type "$MNT")"
+umount "$MNT" || it_fail "stacked: the tmpfs unmounts"
+out=$(timeout 10 stat "$MNT" 2>&1)
+contains "stacked: the first daemon's mount, left beneath, is stale" "$out" "Transport endpoint is not connected"
+if start_daemon "$CFG" --force; then
+	it_pass "stacked: --force replaces the stale mount left beneath"
+	eq "stacked: one mount after --force" 1 "$(mounts_on "$MNT")"
+	stop_daemon "$DPID" TERM
+else
+	it_fail "stacked: --force replaces the stale mount left beneath" "ready said '$READY_STATUS'"
+fi
+eq "stacked: nothing left mounted" 0 "$(mounts_on "$MNT")"
 
 # ---------------------------------------------------------------- blocked requests
 # A backend call that blocks holds its worker only: when the last reader takes a

@@ -277,6 +277,27 @@ static void serve_root_stat(int fd)
 		      status);
 }
 
+/* stat the mountpoint while the child server answers: a 0755 directory. */
+static void serve_root_stat_by(pid_t server)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct stat st;
+
+		alarm(CHILD_ALARM);
+		_exit(stat(mnt, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0755
+			  ? 0
+			  : 2);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "stat: status %#x", status);
+	ck_assert_int_eq(waitpid(server, &status, WNOHANG), 0); /* still serving */
+}
+
 /* ---- captured log ---- */
 
 static char logged[1024];
@@ -297,16 +318,16 @@ static const char *const method_how[] = { "fsmount", "mount", "fusermount3", "fs
 START_TEST(mount_serves_requests_and_unmounts)
 {
 	struct fuse_mount_opts o = { .mountpoint = mnt, .fsname = "vfsmux-test" };
-	const char *how = NULL;
+	struct fuse_mount m;
 	struct mi_entry e;
 	char err[512];
 	int fd;
 
 	SKIP_UNLESS_MOUNTABLE();
 	o.method = methods[_i];
-	fd = fuse_mount(&o, &how, err, sizeof(err));
+	fd = fuse_mount(&o, &m, err, sizeof(err));
 	ck_assert_msg(fd >= 0, "fuse_mount: %d %s", fd, err);
-	ck_assert_str_eq(how, method_how[_i]);
+	ck_assert_str_eq(m.how, method_how[_i]);
 	ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 
 	ck_assert_int_eq(mi_find(mnt, &e), 1);
@@ -322,9 +343,9 @@ START_TEST(mount_serves_requests_and_unmounts)
 	serve_init(fd);
 	serve_root_stat(fd);
 
-	ck_assert_int_eq(fuse_unmount(mnt), 0);
+	ck_assert_int_eq(fuse_unmount(&m), 0);
 	ck_assert_int_eq(mi_find(mnt, NULL), 0);
-	ck_assert_int_eq(fuse_unmount(mnt), 0); /* EINVAL: no longer a mount */
+	ck_assert_int_eq(fuse_unmount(&m), 0); /* once only: the second is a no-op */
 	close(fd);
 }
 END_TEST
@@ -337,16 +358,16 @@ START_TEST(mount_options_reach_the_kernel)
 				     .suid = true,
 				     .dev = true,
 				     .max_read = 65536 };
-	const char *how = NULL;
+	struct fuse_mount m;
 	struct mi_entry e;
 	char err[512];
 	int fd;
 
 	SKIP_UNLESS_MOUNTABLE();
 	o.method = methods[_i];
-	fd = fuse_mount(&o, &how, err, sizeof(err));
+	fd = fuse_mount(&o, &m, err, sizeof(err));
 	ck_assert_msg(fd >= 0, "fuse_mount: %d %s", fd, err);
-	ck_assert_str_eq(how, method_how[_i]);
+	ck_assert_str_eq(m.how, method_how[_i]);
 	ck_assert_int_eq(mi_find(mnt, &e), 1);
 	ck_assert_str_eq(e.source, "vfsmux"); /* the default fsname */
 	ck_assert_msg(!has_opt(e.mnt_opts, "nosuid") && !has_opt(e.mnt_opts, "nodev"), "%s",
@@ -354,7 +375,7 @@ START_TEST(mount_options_reach_the_kernel)
 	ck_assert_msg(has_opt(e.super_opts, "allow_other"), "%s", e.super_opts);
 	ck_assert_msg(has_opt(e.super_opts, "default_permissions"), "%s", e.super_opts);
 	ck_assert_msg(has_opt(e.super_opts, "max_read=65536"), "%s", e.super_opts);
-	ck_assert_int_eq(fuse_unmount(mnt), 0);
+	ck_assert_int_eq(fuse_unmount(&m), 0);
 	ck_assert_int_eq(mi_find(mnt, NULL), 0);
 	close(fd);
 }
@@ -365,16 +386,17 @@ START_TEST(fsname_with_comma_survives_fusermount3)
 	struct fuse_mount_opts o = { .mountpoint = mnt,
 				     .fsname = "a,b\\c",
 				     .method = FUSE_MOUNT_FUSERMOUNT };
+	struct fuse_mount m;
 	struct mi_entry e;
 	char err[512];
 	int fd;
 
 	SKIP_UNLESS_MOUNTABLE();
-	fd = fuse_mount(&o, NULL, err, sizeof(err));
+	fd = fuse_mount(&o, &m, err, sizeof(err));
 	ck_assert_msg(fd >= 0, "fuse_mount: %d %s", fd, err);
 	ck_assert_int_eq(mi_find(mnt, &e), 1);
 	ck_assert_str_eq(e.source, "a,b\\134c"); /* mountinfo octal-escapes the backslash */
-	ck_assert_int_eq(fuse_unmount(mnt), 0);
+	ck_assert_int_eq(fuse_unmount(&m), 0);
 	close(fd);
 }
 END_TEST
@@ -419,7 +441,7 @@ END_TEST
 START_TEST(stale_mountpoint_needs_force)
 {
 	struct fuse_mount_opts o = { .mountpoint = mnt };
-	const char *how = NULL;
+	struct fuse_mount m;
 	char err[512], want[1200];
 	struct stat st;
 	int fd;
@@ -443,7 +465,7 @@ START_TEST(stale_mountpoint_needs_force)
 	o.force = true;
 	logged[0] = '\0';
 	vlog_set_sink(capture_sink, NULL);
-	fd = fuse_mount(&o, &how, err, sizeof(err));
+	fd = fuse_mount(&o, &m, err, sizeof(err));
 	vlog_set_sink(NULL, NULL);
 	ck_assert_msg(fd >= 0, "fuse_mount --force: %d %s", fd, err);
 	ck_assert_ptr_nonnull(strstr(logged, "stale"));
@@ -451,7 +473,7 @@ START_TEST(stale_mountpoint_needs_force)
 	ck_assert_int_eq(mi_find(mnt, NULL), 1); /* the dead mount replaced, not stacked */
 	serve_init(fd);				 /* and the new one is alive */
 	serve_root_stat(fd);
-	ck_assert_int_eq(fuse_unmount(mnt), 0);
+	ck_assert_int_eq(fuse_unmount(&m), 0);
 	ck_assert_int_eq(mi_find(mnt, NULL), 0);
 	ck_assert(!fuse_mount_is_stale(mnt)); /* the plain directory again */
 	close(fd);
@@ -460,12 +482,257 @@ END_TEST
 
 START_TEST(unmount_of_non_mount_succeeds)
 {
-	char path[600];
+	struct fuse_mount m = { 0 };
 
-	ck_assert_int_eq(fuse_unmount(mnt), 0);
-	snprintf(path, sizeof(path), "%s/missing", mnt);
-	ck_assert_int_eq(fuse_unmount(path), 0);
+	/* A record of no mount (as fuse_mount() leaves one it could not identify). */
+	snprintf(m.mountpoint, sizeof(m.mountpoint), "%s", mnt);
+	ck_assert_int_eq(fuse_unmount(&m), 0);
 	ck_assert_int_eq(fuse_unmount(NULL), -EINVAL);
+}
+END_TEST
+
+/*
+ * In a child: serve the mount on fd until it goes away - INIT, GETATTR of the
+ * root, STATFS; ENOSYS to the rest. A daemon that answers. Its pid.
+ */
+static pid_t serve_in_child(int fd)
+{
+	const struct fuse_in_header *h = (const void *)reqbuf;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid)
+		return pid;
+	alarm(CHILD_ALARM * 6);
+	for (;;) {
+		ssize_t n = read(fd, reqbuf, sizeof(reqbuf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0); /* ENODEV: unmounted */
+		if (h->opcode == FUSE_INIT) {
+			const struct fuse_init_in *in = (const void *)(h + 1);
+			struct fuse_init_out out = { .major = FUSE_KERNEL_VERSION };
+
+			out.minor = in->minor < FUSE_KERNEL_MINOR_VERSION
+					? in->minor
+					: FUSE_KERNEL_MINOR_VERSION;
+			out.max_readahead = in->max_readahead;
+			out.max_write = 4096;
+			reply(fd, h->unique, 0, &out, sizeof(out));
+		} else if (h->opcode == FUSE_GETATTR && h->nodeid == FUSE_ROOT_ID) {
+			struct fuse_attr_out out = { 0 };
+
+			out.attr.ino = FUSE_ROOT_ID;
+			out.attr.mode = S_IFDIR | 0755;
+			out.attr.nlink = 2;
+			reply(fd, h->unique, 0, &out, sizeof(out));
+		} else if (h->opcode == FUSE_STATFS) {
+			struct fuse_statfs_out out = { .st = { .bsize = 4096, .namelen = 255 } };
+
+			reply(fd, h->unique, 0, &out, sizeof(out));
+		} else if (h->opcode != FUSE_FORGET && h->opcode != FUSE_BATCH_FORGET) {
+			reply(fd, h->unique, -ENOSYS, NULL, 0);
+		}
+	}
+}
+
+static void stop_child(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Something is mounted on path (asked without a FUSE request). */
+static bool is_mount_root(const char *path)
+{
+	struct statx sx;
+
+	ck_assert_int_eq(statx(AT_FDCWD, path, AT_STATX_DONT_SYNC, 0, &sx), 0);
+	return sx.stx_attributes & STATX_ATTR_MOUNT_ROOT;
+}
+
+/* A second FUSE mount on mnt by mount(2) directly, as another daemon would; its fd. */
+static int raw_fuse_mount(const char *fstype, const char *source)
+{
+	char data[128];
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(data, sizeof(data), "fd=%d,rootmode=40000,user_id=0,group_id=0", fd);
+	ck_assert_msg(mount(source, mnt, fstype, 0, data) == 0, "mount %s: %s", fstype,
+		      strerror(errno));
+	return fd;
+}
+
+START_TEST(live_fuse_mountpoint_is_refused_even_with_force)
+{
+	struct fuse_mount_opts first = { .mountpoint = mnt, .fsname = "the first one" };
+	struct fuse_mount_opts o = { .mountpoint = mnt, .force = (_i == 1) };
+	struct fuse_mount m1;
+	struct mi_entry e;
+	char err[512];
+	int fd1, fd;
+	pid_t server;
+
+	SKIP_UNLESS_MOUNTABLE();
+	fd1 = fuse_mount(&first, &m1, err, sizeof(err));
+	ck_assert_msg(fd1 >= 0, "fuse_mount: %d %s", fd1, err);
+	server = serve_in_child(fd1);
+	serve_root_stat_by(server);
+
+	fd = fuse_mount(&o, NULL, err, sizeof(err));
+	ck_assert_int_eq(fd, -EBUSY);
+	ck_assert_msg(strstr(err, mnt) && strstr(err, "live FUSE filesystem") &&
+			  strstr(err, "fuse.vfsmux") && strstr(err, "'the first one'") &&
+			  !strstr(err, "did not answer"),
+		      "%s", err);
+	ck_assert(!fuse_mount_is_stale(mnt));
+	ck_assert_int_eq(mi_find(mnt, &e), 1); /* nothing stacked, nothing removed */
+	ck_assert_str_eq(e.source, "the\\040first\\040one");
+	serve_root_stat_by(server); /* and the first one still serves */
+
+	ck_assert_int_eq(fuse_unmount(&m1), 0);
+	ck_assert_int_eq(mi_find(mnt, NULL), 0);
+	stop_child(server);
+	close(fd1);
+}
+END_TEST
+
+/* A mountpoint named with a space and a backslash: mountinfo escapes both. */
+START_TEST(live_mount_on_an_odd_name_is_refused_by_name)
+{
+	char dir[600], err[1024];
+	struct fuse_mount_opts first = { .mountpoint = dir, .fsname = "odd\\ source" };
+	struct fuse_mount_opts o = { .mountpoint = dir };
+	struct fuse_mount m1;
+	int fd1;
+	pid_t server;
+
+	SKIP_UNLESS_MOUNTABLE();
+	snprintf(dir, sizeof(dir), "%s/a b\\c", mnt);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	fd1 = fuse_mount(&first, &m1, err, sizeof(err));
+	ck_assert_msg(fd1 >= 0, "fuse_mount: %d %s", fd1, err);
+	server = serve_in_child(fd1);
+	ck_assert_int_eq(fuse_mount(&o, NULL, err, sizeof(err)), -EBUSY);
+	ck_assert_msg(strstr(err, dir) && strstr(err, "source 'odd\\ source'"), "%s", err);
+	ck_assert(is_mount_root(dir));
+	ck_assert_int_eq(fuse_unmount(&m1), 0);
+	ck_assert(!is_mount_root(dir));
+	stop_child(server);
+	close(fd1);
+}
+END_TEST
+
+/* A daemon that never answers (not even INIT): live, and the check does not hang. */
+START_TEST(hung_fuse_mountpoint_is_refused_without_hanging)
+{
+	struct fuse_mount_opts o = { .mountpoint = mnt, .force = true };
+	char err[512];
+	int fd1;
+
+	SKIP_UNLESS_MOUNTABLE();
+	fd1 = raw_fuse_mount("fuse.hung", "nobody-answers");
+	ck_assert_int_eq(fuse_mount(&o, NULL, err, sizeof(err)), -EBUSY);
+	ck_assert_msg(strstr(err, "live FUSE filesystem") && strstr(err, "fuse.hung") &&
+			  strstr(err, "did not answer within"),
+		      "%s", err);
+	ck_assert_int_eq(mi_find(mnt, NULL), 1);
+	umount2(mnt, MNT_DETACH);
+	close(fd1);
+}
+END_TEST
+
+static const char *const stack_types[] = { "tmpfs", "fuse.other" };
+
+/*
+ * Someone mounts over our mountpoint (a tmpfs, another FUSE) while we run:
+ * at stop we touch neither that mount nor, beneath it, ours, and say so.
+ */
+START_TEST(unmount_leaves_a_mount_stacked_on_ours)
+{
+	struct fuse_mount_opts o = { .mountpoint = mnt };
+	struct fuse_mount m;
+	struct mi_entry e;
+	char err[512];
+	int fd, top = -1;
+
+	SKIP_UNLESS_MOUNTABLE();
+	o.method = methods[_i / 2];
+	fd = fuse_mount(&o, &m, err, sizeof(err));
+	ck_assert_msg(fd >= 0, "fuse_mount: %d %s", fd, err);
+	if (_i % 2 == 0)
+		ck_assert_int_eq(mount("someone", mnt, "tmpfs", 0, NULL), 0);
+	else
+		top = raw_fuse_mount(stack_types[1], "someone");
+	ck_assert_int_eq(mi_find(mnt, NULL), 2);
+
+	logged[0] = '\0';
+	vlog_set_sink(capture_sink, NULL);
+	ck_assert_int_eq(fuse_unmount(&m), -EBUSY);
+	vlog_set_sink(NULL, NULL);
+	ck_assert_int_eq(mi_find(mnt, &e), 2);
+	ck_assert_str_eq(e.fstype, stack_types[_i % 2]); /* the top one is still there */
+	ck_assert_msg(strstr(logged, "not unmounting") && strstr(logged, "on top of ours") &&
+			  strstr(logged, stack_types[_i % 2]),
+		      "%s", logged);
+
+	/* Never a second try: with the top one gone, ours is not detached later either. */
+	ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+	ck_assert_int_eq(fuse_unmount(&m), 0);
+	ck_assert_int_eq(mi_find(mnt, &e), 1);
+	ck_assert_str_eq(e.fstype, "fuse.vfsmux");
+	if (top >= 0)
+		close(top);
+	close(fd);
+}
+END_TEST
+
+/*
+ * Ours on someone's tmpfs: unmounting ours, then unmounting again (the old
+ * code's second umount2 at exit), leaves their tmpfs in place.
+ */
+START_TEST(unmount_twice_leaves_the_mount_beneath_ours)
+{
+	struct fuse_mount_opts o = { .mountpoint = mnt };
+	struct fuse_mount m;
+	struct mi_entry e;
+	char err[512];
+	int fd;
+
+	SKIP_UNLESS_MOUNTABLE();
+	ck_assert_int_eq(mount("beneath", mnt, "tmpfs", 0, NULL), 0);
+	fd = fuse_mount(&o, &m, err, sizeof(err)); /* not FUSE: mounted over, as mount(8) would */
+	ck_assert_msg(fd >= 0, "fuse_mount: %d %s", fd, err);
+	ck_assert_int_eq(mi_find(mnt, NULL), 2);
+	ck_assert_int_eq(fuse_unmount(&m), 0);
+	ck_assert_int_eq(fuse_unmount(&m), 0);
+	ck_assert_int_eq(mi_find(mnt, &e), 1);
+	ck_assert_str_eq(e.fstype, "tmpfs");
+	close(fd);
+}
+END_TEST
+
+/* Ours was unmounted by someone, who then mounted something else there. */
+START_TEST(unmount_leaves_a_mount_that_replaced_ours)
+{
+	struct fuse_mount_opts o = { .mountpoint = mnt };
+	struct fuse_mount m;
+	struct mi_entry e;
+	char err[512];
+	int fd;
+
+	SKIP_UNLESS_MOUNTABLE();
+	fd = fuse_mount(&o, &m, err, sizeof(err));
+	ck_assert_msg(fd >= 0, "fuse_mount: %d %s", fd, err);
+	ck_assert_int_eq(umount2(mnt, MNT_DETACH), 0);
+	ck_assert_int_eq(mount("replacement", mnt, "tmpfs", 0, NULL), 0);
+	ck_assert_int_eq(fuse_unmount(&m), -EBUSY);
+	ck_assert_int_eq(mi_find(mnt, &e), 1);
+	ck_assert_str_eq(e.fstype, "tmpfs");
+	close(fd);
 }
 END_TEST
 
@@ -522,17 +789,17 @@ static int unprivileged_mount_unmount(void)
 {
 	struct fuse_mount_opts o = { .mountpoint = mnt };
 	const struct fuse_in_header *h = (const void *)reqbuf;
-	const char *how = NULL;
+	struct fuse_mount m;
 	struct mi_entry e;
 	char err[512];
 	int fd;
 
-	fd = fuse_mount(&o, &how, err, sizeof(err));
+	fd = fuse_mount(&o, &m, err, sizeof(err));
 	if (fd < 0) {
 		fprintf(stderr, "unprivileged fuse_mount: %d %s\n", fd, err);
 		return 1;
 	}
-	if (strcmp(how, "fusermount3") != 0)
+	if (strcmp(m.how, "fusermount3") != 0)
 		return 2;
 	if (mi_find(mnt, &e) != 1 || strcmp(e.fstype, "fuse.vfsmux") != 0 ||
 	    !has_opt(e.super_opts, "user_id=65534") || !has_opt(e.mnt_opts, "nosuid")) {
@@ -541,7 +808,7 @@ static int unprivileged_mount_unmount(void)
 	}
 	if (read_req(fd) <= 0 || h->opcode != FUSE_INIT)
 		return 4;
-	if (fuse_unmount(mnt) != 0) /* umount2 gives EPERM: fusermount3 -u -z */
+	if (fuse_unmount(&m) != 0) /* umount2 gives EPERM: fusermount3 -u -z */
 		return 5;
 	if (mi_find(mnt, NULL) != 0)
 		return 6;
@@ -566,13 +833,14 @@ END_TEST
 static int unprivileged_allow_other(void)
 {
 	struct fuse_mount_opts o = { .mountpoint = mnt, .allow_other = true };
+	struct fuse_mount m;
 	char err[512];
 	int fd;
 
-	fd = fuse_mount(&o, NULL, err, sizeof(err));
+	fd = fuse_mount(&o, &m, err, sizeof(err));
 	if (fd >= 0) {
 		/* /etc/fuse.conf has user_allow_other here: nothing to check */
-		fuse_unmount(mnt);
+		fuse_unmount(&m);
 		close(fd);
 		return 0;
 	}
@@ -614,6 +882,13 @@ static Suite *mount_suite(void)
 	tcase_add_test(tc, relative_or_missing_mountpoint_is_einval);
 	tcase_add_test(tc, stale_mountpoint_needs_force);
 	tcase_add_test(tc, unmount_of_non_mount_succeeds);
+	tcase_add_loop_test(tc, live_fuse_mountpoint_is_refused_even_with_force, 0, 2);
+	tcase_add_test(tc, live_mount_on_an_odd_name_is_refused_by_name);
+	tcase_add_test(tc, hung_fuse_mountpoint_is_refused_without_hanging);
+	/* fsmount and mount(2), each under a tmpfs and under another FUSE */
+	tcase_add_loop_test(tc, unmount_leaves_a_mount_stacked_on_ours, 0, 4);
+	tcase_add_test(tc, unmount_twice_leaves_the_mount_beneath_ours);
+	tcase_add_test(tc, unmount_leaves_a_mount_that_replaced_ours);
 	tcase_add_test(tc, unprivileged_mount_uses_fusermount3);
 	tcase_add_test(tc, unprivileged_allow_other_reports_fusermount3_stderr);
 	suite_add_tcase(s, tc);
