@@ -249,7 +249,14 @@ static void pool_busy(struct session *se)
 	pthread_mutex_unlock(&se->lock);
 }
 
-/* After a request: true when session_run() asked a worker to retire and this one goes. */
+/*
+ * After a request: true when session_run() asked a worker to retire and this
+ * one goes. The request to retire was counted from the idle workers of up to
+ * 100 ms ago; since then callers may have blocked the others in backend calls.
+ * So a worker leaves only while more than `threads` workers (itself included)
+ * are idle now: the pool never retires its last reader of /dev/fuse, which
+ * would leave every later request unread behind the blocked ones.
+ */
 static bool pool_idle(struct session *se)
 {
 	bool surplus = false;
@@ -258,7 +265,8 @@ static bool pool_idle(struct session *se)
 	if (atomic_load_explicit(&se->retire, memory_order_relaxed) == 0)
 		return false;
 	pthread_mutex_lock(&se->lock);
-	if (atomic_load(&se->retire) > 0 && se->nworkers > se->opts.threads) {
+	if (atomic_load(&se->retire) > 0 && se->nworkers > se->opts.threads &&
+	    atomic_load(&se->idle) > se->opts.threads) {
 		atomic_fetch_sub(&se->retire, 1);
 		atomic_fetch_sub(&se->idle, 1);
 		surplus = true;
