@@ -390,6 +390,7 @@ static int cmd_run(struct cli *c)
 	so.stop_seconds = STOP_SECONDS;
 	so.posix_acl = cfg->fuse.default_permissions;
 	so.ready_fd = c->ready_fd;
+	so.mountpoint = mo.mountpoint;
 	err = session_create(vfs, fd, &so, &se);
 	if (err) {
 		fprintf(stderr, "vfsmux: %s\n", strerror(-err));

@@ -27,6 +27,8 @@ struct session_opts {
 			      * (FUSE_POSIX_ACL, with FUSE_DONT_MASK and FUSE_SETXATTR_EXT) */
 	double stop_seconds; /* once stopping: how long busy threads get to finish (0: 2 s) */
 	int ready_fd;	     /* >= 0: "ok\n" is written here after INIT, then closed */
+	const char *mountpoint; /* io_uring: a grown ring thread is nudged by a STATFS of it
+				 * (uring.c, ring_nudge); NULL: no nudge */
 };
 
 /* Does not take ownership of vfs. fd may be -1 for tests (then writev_fn is used). */

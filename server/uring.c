@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -294,6 +295,56 @@ static void ring_ready(struct uring *u)
 	}
 }
 
+/*
+ * The kernel gives a request that finds no idle entry in its queue to the
+ * next entry of that queue that commits a reply, not to one that registers
+ * afterwards (fs/fuse/dev_uring.c: registering only marks the entry idle).
+ * A thread registers late exactly when its queue ran out of idle entries,
+ * so requests may be waiting behind ones blocked in the backend, for good if
+ * no other caller comes by on that CPU. The nudge is that caller: one STATFS
+ * of our own mount from the queue's CPU (STATFS is never cached, and the
+ * daemon may always reach its own mount) lands on the idle entry, and its
+ * commit hands over the next waiting request, and so on. A detached thread,
+ * since STATFS waits for the reply; after an unmount the path no longer
+ * leads to us and the nudge does nothing.
+ */
+struct ring_nudge {
+	unsigned cpu;
+	char path[];
+};
+
+static void *nudge_main(void *arg)
+{
+	struct ring_nudge *n = arg;
+	struct statfs sf;
+
+	pin_to_cpu(n->cpu);
+	(void)statfs(n->path, &sf);
+	free(n);
+	return NULL;
+}
+
+static void ring_nudge(struct uring *u, uint16_t qid)
+{
+	const char *mnt = u->se->opts.mountpoint;
+	struct ring_nudge *n;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (!mnt || atomic_load(&u->quit))
+		return;
+	n = malloc(sizeof(*n) + strlen(mnt) + 1);
+	if (!n)
+		return; /* a later caller on that CPU does the same */
+	n->cpu = qid;
+	strcpy(n->path, mnt);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, nudge_main, n))
+		free(n);
+	pthread_attr_destroy(&attr);
+}
+
 static void *ent_main(void *arg)
 {
 	struct uring_ent *e = arg;
@@ -312,6 +363,9 @@ static void *ent_main(void *arg)
 		bool registering = e->op == FUSE_IO_URING_CMD_REGISTER;
 
 		err = queue_cmd(e, e->op, e->commit_id);
+		/* Registered while the kernel sends by ring: requests may wait (ring_nudge). */
+		if (!err && registering && atomic_load_explicit(&e->u->ready, memory_order_relaxed))
+			ring_nudge(e->u, e->qid);
 		if (!err) {
 			if (!idle) {
 				atomic_fetch_add(&q->idle, 1);
