@@ -580,7 +580,7 @@ static bool fsname_ok(const char *s)
 static void do_fuse(struct vctx *v, const struct cnode *n, const char *kp)
 {
 	struct config_fuse *f = &v->cfg->fuse;
-	const struct cnode *max_node = NULL, *threads_node = NULL;
+	const struct cnode *max_node = NULL, *threads_node = NULL, *perm_node = NULL;
 	char sub[KP_MAX];
 	uint64_t mw;
 	const char *s;
@@ -602,7 +602,8 @@ static void do_fuse(struct vctx *v, const struct cnode *n, const char *kp)
 		} else if (!strcmp(k->key, "allow_other")) {
 			get_bool(v, k, sub, &f->allow_other);
 		} else if (!strcmp(k->key, "default_permissions")) {
-			get_bool(v, k, sub, &f->default_permissions);
+			if (!get_bool(v, k, sub, &f->default_permissions))
+				perm_node = k;
 		} else if (!strcmp(k->key, "suid")) {
 			get_bool(v, k, sub, &f->suid);
 		} else if (!strcmp(k->key, "dev")) {
@@ -646,6 +647,19 @@ static void do_fuse(struct vctx *v, const struct cnode *n, const char *kp)
 		verr(v, max_node->loc, "fuse.max_threads",
 		     "max_threads (%" PRIu32 ") must be at least threads (%" PRIu32 ")",
 		     f->max_threads, f->threads);
+	/*
+	 * Without default_permissions nobody checks permissions: the kernel leaves
+	 * it to us, and backends act with the daemon's own rights (passthrough
+	 * switches to the caller only to create; memfs checks little). That is
+	 * safe only while nobody but the mounting user can reach the mount.
+	 * default_permissions is true unless given, so perm_node is set here.
+	 */
+	if (f->allow_other && !f->default_permissions && perm_node)
+		verr(v, perm_node->loc, "fuse.default_permissions",
+		     "false is refused with allow_other: true: backends do not check "
+		     "permissions themselves, so any local user could act with the daemon's "
+		     "privileges in every mount; use default_permissions: true (the kernel then "
+		     "checks) or drop allow_other");
 }
 
 static void do_pseudofs(struct vctx *v, const struct cnode *n, const char *kp)

@@ -109,6 +109,13 @@ struct op_ctx {
 	 * kernel knew the caller's supplementary groups and capabilities and
 	 * forces some changes (clearing setuid on a write by a non-owner) that
 	 * no check by uid/gid alone would allow.
+	 *
+	 * false: the kernel checked nothing, and only the mounting user reaches
+	 * the mount (root, or the daemon's own user): config validation refuses
+	 * allow_other without default_permissions, because no backend checks
+	 * every op as the caller (passthrough acts as the daemon except to
+	 * create; memfs checks owners by uid only). A backend's own checks then
+	 * only keep that one user to the rules a local filesystem would apply.
 	 */
 	bool perm_checked;
 };

@@ -82,7 +82,7 @@ static void check_good_model(const struct vfsmux_config *c, int mount0_line)
 	ck_assert_str_eq(c->control_socket, "/run/vfsmux/vfsmux.sock");
 	ck_assert_uint_eq(c->fuse.threads, 2);
 	ck_assert_uint_eq(c->fuse.max_threads, 8);
-	ck_assert(c->fuse.allow_other);
+	ck_assert(!c->fuse.allow_other); /* allow_other needs default_permissions */
 	ck_assert(!c->fuse.default_permissions);
 	ck_assert(c->fuse.suid);
 	ck_assert(c->fuse.dev);
@@ -350,6 +350,29 @@ START_TEST(wrong_types)
 	expect_err("mounts[0].uid", 2, 9, "must not be negative");
 	expect_err("mounts[0].inodes", 2, 23, "expected an integer, got 2.5");
 	expect_err("mounts[0].gid", 2, 35, "too large");
+}
+END_TEST
+
+/* allow_other without default_permissions would let any user act as the daemon. */
+START_TEST(allow_other_without_default_permissions_is_refused)
+{
+	load_bad("p.yaml", "fuse:\n  allow_other: true\n  default_permissions: false\n"
+			   "mounts: [{path: /a, type: memfs}]\n");
+	ck_assert_uint_eq(errs.n, 1);
+	expect_err("fuse.default_permissions", 3, 24, "refused with allow_other");
+	expect_err("fuse.default_permissions", 3, 24, "daemon's privileges");
+	config_errors_fini(&errs);
+	load_bad("p.json", "{\"fuse\": {\"default_permissions\": false, \"allow_other\": true},\n"
+			   " \"mounts\": [{\"path\": \"/a\", \"type\": \"memfs\"}]}");
+	expect_err("fuse.default_permissions", 1, 34, "use default_permissions");
+	config_errors_fini(&errs);
+	/* Either alone is fine; allow_other with the kernel's checks is the safe form. */
+	ck_assert_int_eq(load("o.yaml", "fuse: {allow_other: true}\nmounts: []\n"), 0);
+	ck_assert(cfg->fuse.allow_other && cfg->fuse.default_permissions);
+	config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(load("d.yaml", "fuse: {default_permissions: false}\nmounts: []\n"), 0);
+	ck_assert(!cfg->fuse.allow_other && !cfg->fuse.default_permissions);
 }
 END_TEST
 
@@ -652,6 +675,7 @@ static Suite *config_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, good_yaml_file_loads);
+	tcase_add_test(tc, allow_other_without_default_permissions_is_refused);
 	tcase_add_test(tc, good_json_file_loads_same_model);
 	tcase_add_test(tc, defaults_fill_an_almost_empty_config);
 	tcase_add_test(tc, threads_raise_default_max_threads);
