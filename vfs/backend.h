@@ -317,4 +317,17 @@ const struct backend_ops *backend_find(const char *type);
 /* For messages: the known type names, NULL-terminated. */
 const char *const *backend_type_names(void);
 
+/*
+ * backends/thread.c: a thread a backend could not put back in order.
+ * passthrough switches the calling thread's fsuid, fsgid and supplementary
+ * groups to the caller's around a creating call (the kernel keeps them per
+ * thread). If it cannot switch back, the thread holds another user's rights:
+ * the backend calls backend_thread_spoil(), which logs what failed on which
+ * thread and marks it. The server sends the reply of the request in hand, then
+ * retires the thread instead of letting it read another request
+ * (server/session.c, server/uring.c); a spoiled thread never serves again.
+ */
+void backend_thread_spoil(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool backend_thread_spoiled(void); /* the calling thread's mark */
+
 #endif

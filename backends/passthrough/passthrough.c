@@ -289,7 +289,7 @@ static int make_node(struct backend *be, const struct op_ctx *ctx, uint64_t pare
 	}
 	err = rc < 0 ? -errno : 0;
 	pt_umask_leave(masked);
-	pt_cred_leave(&cred);
+	pt_cred_leave(be, &cred);
 	if (!err)
 		err = pt_lookup_at(be, &dir, name, out);
 out_unhold:
@@ -431,6 +431,7 @@ static void pt_destroy(struct backend *be)
 	if (!be)
 		return;
 	pt_inodes_fini(be); /* and this mount's fds in the shared cache */
+	pt_cred_fini(be);
 	for (int i = 0; i < PT_DIR_LOCKS; i++)
 		pthread_mutex_destroy(&be->dir_locks[i]);
 	pthread_mutex_destroy(&be->lock);
@@ -484,6 +485,11 @@ static int pt_create(const struct mount_config *cfg, struct backend **out, char 
 	hints = 4 * (size_t)(cfg->fd_cache ? cfg->fd_cache : PT_DEFAULT_FD_CACHE);
 	be->hint_max = hints > PT_MIN_HINTS ? hints : PT_MIN_HINTS;
 
+	err = pt_cred_init(be);
+	if (err) {
+		close(fd);
+		goto out_destroy;
+	}
 	err = pt_table_init(&be->by_ino);
 	if (!err)
 		err = pt_table_init(&be->by_key);

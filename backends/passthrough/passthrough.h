@@ -33,5 +33,9 @@ size_t pt_debug_open_fds(struct backend *be);
 void pt_debug_evict_all(struct backend *be);
 /* Make the next create() act as if the source had no file handles ("pinned fds"). */
 void pt_debug_force_pinned(bool on);
+/* Make the next n credential restores (any thread, any backend) fail as if
+ * setfsuid/setgroups had failed: the thread keeps the caller's groups and is
+ * spoiled (vfs/backend.h). 0 turns it off. */
+void pt_debug_fail_cred_restores(unsigned n);
 
 #endif

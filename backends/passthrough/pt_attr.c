@@ -195,7 +195,7 @@ int pt_access(struct backend *be, const struct op_ctx *ctx, uint64_t ino, int ma
 			pt_proc_path(path, h.fd);
 			err = faccessat(AT_FDCWD, path, mask, AT_EACCESS) < 0 ? -errno : 0;
 		}
-		pt_cred_leave(&cred);
+		pt_cred_leave(be, &cred);
 	}
 	pt_unhold(be, &h);
 	return err;

@@ -176,7 +176,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 			     mode));
 	err = fd < 0 ? -errno : 0;
 	pt_umask_leave(masked);
-	pt_cred_leave(&cred);
+	pt_cred_leave(be, &cred);
 	if (err)
 		goto out_unhold;
 	if (fstat(fd, &st) < 0) {

@@ -152,6 +152,8 @@ struct backend {
 	char *source;
 	bool readonly, allow_devices;
 	bool as_root;	 /* geteuid() == 0 at create: switch fsuid around creating calls */
+	gid_t *groups;	 /* the daemon's supplementary groups, restored after a switch */
+	int ngroups;	 /* (pt_cred.c; read-only after create) */
 	bool handles;	 /* the root's filesystem uses file handles */
 	bool no_handles; /* test knob: act as if no filesystem had handles */
 
@@ -234,11 +236,18 @@ struct pt_cred {
 	bool fs_switched;
 	bool groups_switched;
 	uint32_t old_uid, old_gid;
-	int ngroups;
-	gid_t groups[32];
 };
+/* Record the daemon's supplementary groups (be->groups; as_root only): 0 or -errno. */
+int pt_cred_init(struct backend *be);
+void pt_cred_fini(struct backend *be);
+/*
+ * Switch the calling thread to ctx's fsuid, fsgid and groups (root daemon
+ * only). 0: switched, or nothing to switch; then pt_cred_leave() must follow.
+ * -errno: nothing is switched and the creating call must not be made.
+ */
 int pt_cred_enter(const struct backend *be, const struct op_ctx *ctx, struct pt_cred *saved);
-void pt_cred_leave(struct pt_cred *saved);
+/* Back to the daemon's credentials; a thread that cannot be is spoiled (backend.h). */
+void pt_cred_leave(const struct backend *be, struct pt_cred *saved);
 
 /* pt_umask.c: the caller's umask (op_ctx.umask) for the host's create, so that
  * the host applies either it or the parent's default ACL. Returns whether the

@@ -11,6 +11,7 @@
 #include "testlib.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -1428,6 +1430,143 @@ START_TEST(creates_as_caller_when_root)
 }
 END_TEST
 
+/*
+ * Credential switching when the daemon has many supplementary groups. Each
+ * test runs in a thread of its own: the raw setgroups/capset calls change
+ * that thread's credentials only, and the backend is created there, so it
+ * records that thread's groups as the daemon's.
+ */
+#define MANY_GROUPS 40 /* more than the 32 an old fixed buffer held */
+
+struct cred_case {
+	bool drop_setgid; /* switching must then fail: nothing is created */
+	bool fail_restore;
+	char err[256]; /* set by the thread on a failed check */
+};
+
+static int thread_groups(gid_t *g, int max)
+{
+	return (int)syscall(SYS_getgroups, max, g);
+}
+
+static int drop_cap_setgid(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	d[0].effective &= ~(1u << CAP_SETGID);
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
+#define CHECK(c, cond, ...)                                                                        \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			snprintf((c)->err, sizeof((c)->err), __VA_ARGS__);                         \
+			goto out;                                                                  \
+		}                                                                                  \
+	} while (0)
+
+static void *cred_thread(void *arg)
+{
+	struct cred_case *c = arg;
+	gid_t daemon[MANY_GROUPS], now[MANY_GROUPS + 8];
+	struct op_ctx user = { .uid = 1000, .gid = 1000 };
+	struct op_ctx supp = { .uid = 1000, .gid = 1000, .has_supp_gid = true, .supp_gid = 2000 };
+	struct vfs_entry e;
+	struct stat st;
+	uint64_t d;
+	int n, r;
+
+	/* The daemon's groups include 2000, the group that owns d below. */
+	for (int i = 0; i < MANY_GROUPS; i++)
+		daemon[i] = (gid_t)(1990 + i);
+	CHECK(c, syscall(SYS_setgroups, MANY_GROUPS, daemon) == 0, "setgroups: %d", errno);
+	start(0);
+	CHECK(c,
+	      mkdir(host("d"), 0) == 0 && chown(host("d"), 0, 2000) == 0 &&
+		  chmod(host("d"), 0770) == 0,
+	      "mkdir d");
+	d = lookup_ok(BACKEND_ROOT_INO, "d", NULL);
+	if (c->drop_setgid) {
+		CHECK(c, drop_cap_setgid() == 0, "capset");
+		r = passthrough_ops.mkdir(be, &supp, d, "x", 0755, &e);
+		CHECK(c, r == -EPERM, "mkdir without CAP_SETGID: %d, not -EPERM", r);
+		CHECK(c, lstat(host("d/x"), &st) < 0 && errno == ENOENT, "d/x was created");
+		CHECK(c, !backend_thread_spoiled(), "a refused switch spoiled the thread");
+		goto out;
+	}
+	if (c->fail_restore) {
+		pt_debug_fail_cred_restores(1);
+		r = passthrough_ops.mkdir(be, &supp, d, "x", 0755, &e);
+		CHECK(c, r == 0, "mkdir: %d", r);
+		CHECK(c, backend_thread_spoiled(), "a failed restore left the thread unmarked");
+		n = thread_groups(now, MANY_GROUPS + 8);
+		CHECK(c, n == 1 && now[0] == 2000, "the thread's groups: %d", n);
+		goto out;
+	}
+	/* The caller's group reaches d; the daemon's 2000 is not lent to a caller without it. */
+	r = passthrough_ops.mkdir(be, &user, d, "denied", 0755, &e);
+	CHECK(c, r == -EACCES, "mkdir without the group: %d, not -EACCES", r);
+	r = passthrough_ops.mkdir(be, &supp, d, "allowed", 0755, &e);
+	CHECK(c, r == 0, "mkdir with the supplementary group: %d", r);
+	CHECK(c, lstat(host("d/allowed"), &st) == 0 && st.st_uid == 1000 && st.st_gid == 1000,
+	      "d/allowed owned %d:%d", st.st_uid, st.st_gid);
+	/* A group the daemon is not in works too: the switch is made, whatever the count. */
+	CHECK(c,
+	      mkdir(host("e"), 0) == 0 && chown(host("e"), 0, 3000) == 0 &&
+		  chmod(host("e"), 0770) == 0,
+	      "mkdir e");
+	supp.supp_gid = 3000;
+	r = passthrough_ops.mkdir(be, &supp, lookup_ok(BACKEND_ROOT_INO, "e", NULL), "x", 0755, &e);
+	CHECK(c, r == 0, "mkdir with supplementary group 3000: %d", r);
+	/* Back to all of the daemon's groups after each. */
+	n = thread_groups(now, MANY_GROUPS + 8);
+	CHECK(c, n == MANY_GROUPS && !memcmp(now, daemon, sizeof(daemon)), "groups now: %d", n);
+	CHECK(c, !backend_thread_spoiled(), "spoiled although every restore worked");
+out:
+	return NULL;
+}
+
+static void run_cred_case(struct cred_case *c)
+{
+	pthread_t t;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "credential tests: not root; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(pthread_create(&t, NULL, cred_thread, c), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(c->err[0] == 0, "%s", c->err);
+	ck_assert(!backend_thread_spoiled()); /* only the thread that failed is marked */
+}
+
+START_TEST(creates_with_caller_groups_when_daemon_has_many)
+{
+	struct cred_case c = { 0 };
+
+	run_cred_case(&c);
+}
+END_TEST
+
+START_TEST(switch_that_cannot_be_made_creates_nothing)
+{
+	struct cred_case c = { .drop_setgid = true };
+
+	run_cred_case(&c);
+}
+END_TEST
+
+START_TEST(failed_restore_spoils_the_thread)
+{
+	struct cred_case c = { .fail_restore = true };
+
+	run_cred_case(&c);
+}
+END_TEST
+
 /* ---- per-mount errors ---- */
 
 START_TEST(source_removed_gives_host_errors)
@@ -1506,6 +1645,9 @@ static void add_tests(TCase *tc)
 	tcase_add_test(tc, symlinks_are_never_traversed);
 	tcase_add_test(tc, dotdot_of_dir_moved_out_of_source_is_refused);
 	tcase_add_test(tc, creates_as_caller_when_root);
+	tcase_add_test(tc, creates_with_caller_groups_when_daemon_has_many);
+	tcase_add_test(tc, switch_that_cannot_be_made_creates_nothing);
+	tcase_add_test(tc, failed_restore_spoils_the_thread);
 	tcase_add_test(tc, source_removed_gives_host_errors);
 	tcase_add_test(tc, create_reports_bad_source);
 	tcase_add_test(tc, keep_cache_only_when_unchanged_since_last_open);
