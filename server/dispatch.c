@@ -19,6 +19,7 @@
 #include "server/log.h"
 #include "server/session_int.h"
 #include "server/uring.h"
+#include "vfs/backend.h"
 #include "vfs/vfs.h"
 
 #include <assert.h>
@@ -1495,6 +1496,10 @@ void dispatch_request(struct worker *w, const uint8_t *buf, size_t len)
 		goto reply;
 	}
 	err = op->run(&rq);
+	/* A backend could not put this thread's credentials back (vfs/backend.h):
+	 * the reply still goes out, then the loop retires the thread. */
+	if (backend_thread_spoiled())
+		w->retire = true;
 reply:
 	if (op && op->noreply)
 		return; /* the kernel expects no answer, even to a malformed one */
