@@ -330,14 +330,16 @@ static void ring_nudge(struct uring *u, uint16_t qid)
 	struct ring_nudge *n;
 	pthread_attr_t attr;
 	pthread_t t;
+	size_t len;
 
 	if (!mnt || atomic_load(&u->quit))
 		return;
-	n = malloc(sizeof(*n) + strlen(mnt) + 1);
+	len = strlen(mnt) + 1;
+	n = malloc(sizeof(*n) + len);
 	if (!n)
 		return; /* a later caller on that CPU does the same */
 	n->cpu = qid;
-	strcpy(n->path, mnt);
+	memcpy(n->path, mnt, len);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &attr, nudge_main, n))
