@@ -1122,6 +1122,13 @@ static uint64_t init_wanted(const struct session *se)
 			 */
 			FUSE_HANDLE_KILLPRIV | FUSE_HANDLE_KILLPRIV_V2 |
 			/*
+			 * name_to_handle_at/open_by_handle_at, and so NFS re-export:
+			 * the kernel then sends LOOKUP(nodeid, "..") for a directory's
+			 * parent and LOOKUP(nodeid, ".") for a nodeid it forgot; vfs
+			 * and every backend answer both (vfs/backend.h).
+			 */
+			FUSE_EXPORT_SUPPORT |
+			/*
 			 * Kernel -> server only: kept in conn_flags as "OPENDIR
 			 * gets -ENOSYS" (see op_opendir), never sent back.
 			 */

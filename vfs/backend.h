@@ -57,6 +57,15 @@
  *  - FUSE_ASYNC_DIO is not negotiated (server/dispatch.c says why): an AIO
  *    O_DIRECT write reaches write() while io_submit waits, never after it
  *    returned; a backend sees nothing else of it.
+ *  - FUSE_EXPORT_SUPPORT (file handles, NFS re-export): lookup(ino, ".")
+ *    answers ino itself, for an ino of any type (the kernel sends it to
+ *    decode a handle of a file or directory it forgot), and -ESTALE when the
+ *    backend no longer knows ino; lookup(dir, "..") answers dir's parent
+ *    (the root's own ".." never reaches a backend: vfs answers it). Both
+ *    give a lookup reference like any entry. The kernel keeps (nodeid,
+ *    generation) in a handle with 32 bits of generation, so an ino number
+ *    given to another object than before must come with another generation
+ *    in those 32 bits; a backend that never reuses a number gives 0.
  *
  * Lookup counts: every op that fills a struct vfs_entry (lookup, mknod, mkdir,
  * symlink, link, create, and readdir plus) gives the kernel one reference to
@@ -123,7 +132,8 @@ struct op_ctx {
 /* An entry reply. Filling one gives the kernel a reference (see above). */
 struct vfs_entry {
 	uint64_t ino;	     /* backend ino; 0 = negative entry (only from vfs) */
-	uint64_t generation; /* bumped when an ino number is reused for another object */
+	uint64_t generation; /* differs when an ino number is reused for another object;
+			      * only the low 32 bits reach the kernel (see above) */
 	struct stat attr;    /* st_ino = ino; vfs rewrites it to the nodeid */
 };
 
@@ -301,6 +311,15 @@ struct backend_ops {
 			     size_t size);
 	int (*removexattr)(struct backend *be, const struct op_ctx *ctx, uint64_t ino,
 			   const char *name);
+
+	/*
+	 * Optional. Has the backend's source disappeared for good (a passthrough
+	 * source directory removed on the host)? vfs asks only after a sign (an
+	 * ENOENT or ESTALE answer, an empty listing, a root with no links); on
+	 * true it answers ESTALE for the mount from then on (vfs.c, "gone").
+	 * Must be cheap and must not block.
+	 */
+	bool (*source_gone)(struct backend *be);
 
 	int (*fallocate)(struct backend *be, const struct op_ctx *ctx, uint64_t ino, uint64_t fh,
 			 int mode, off_t off, off_t len);

@@ -35,8 +35,10 @@ struct mount {
 	 * Freed (backend destroyed) when it drops to 0. */
 	_Atomic uint64_t refs;
 	uint16_t index;
-	/* Added (<< 32) to every entry generation this mount hands out, bumped
-	 * when an index is reused, so (nodeid, generation) stays unique. */
+	/* Added to every entry generation this mount hands out, bumped when an
+	 * index is reused, so (nodeid, generation) stays unique. The kernel
+	 * keeps 32 bits of a generation (i_generation, and in file handles),
+	 * so vfs adds it within those 32 bits, never above them. */
 	uint64_t generation;
 	const struct backend_ops *ops;	/* static, borrowed */
 	struct backend *be;		/* owned: ops->destroy on the last put */
@@ -53,6 +55,10 @@ struct mount {
 	 * The mount's total is their sum. */
 	_Atomic uint64_t root_lookups;
 	_Atomic uint64_t ino_lookups;
+	/* The backend's source is gone (ops->source_gone said so): set once,
+	 * never cleared; every request but I/O on open handles answers ESTALE
+	 * (vfs.c, "gone"). */
+	atomic_bool gone;
 	/* Open handles outstanding: +1 per successful OPEN, CREATE, OPENDIR;
 	 * -1 per RELEASE, RELEASEDIR (clamped at 0, logged once). */
 	_Atomic uint64_t handles;

@@ -31,6 +31,21 @@
  *               zeros with bsize 4096 and namemax 255.
  *   backend answers > 0 or <= -512 (the kernel would reject the reply) become
  *   -EIO, and -ENOSYS becomes -EOPNOTSUPP; each logged once.
+ *   -ESTALE     LOOKUP of "." answering an object with no links left: the
+ *               kernel asks "." only to decode a file handle for a nodeid it
+ *               forgot (FUSE_EXPORT_SUPPORT), and a handle of a removed file
+ *               is stale (as on ext4), even while someone still has it open.
+ *
+ * Gone sources: a backend whose source disappeared under it (a passthrough
+ * source directory removed on the host) would answer ENOENT to everything and
+ * list nothing, not even ".". When a backend answers ENOENT or ESTALE, lists
+ * nothing at all from the start of a directory, or shows its root with no
+ * links, vfs asks ops->source_gone; on yes the mount is marked gone for good
+ * (logged once) and every request on it answers ESTALE, except I/O on handles
+ * already open (read, write, flush, fsync, lseek, release, getattr
+ * of an open file), which keeps
+ * working as an open file outlives its name. A new directory at the same
+ * path is another directory: the mount stays gone until the daemon restarts.
  */
 #include "vfs/vfs.h"
 
@@ -73,8 +88,11 @@ static int vfs_stale(uint64_t nodeid)
 	return -ESTALE;
 }
 
-/* nodeid -> target. Pseudofs inos are checked by the pseudofs calls themselves. */
-static int vfs_resolve(struct vfs *vfs, uint64_t nodeid, struct vfs_target *t)
+/*
+ * nodeid -> target. Pseudofs inos are checked by the pseudofs calls themselves.
+ * A gone mount (see the top of this file) answers -ESTALE unless open_io.
+ */
+static int vfs_resolve_as(struct vfs *vfs, uint64_t nodeid, bool open_io, struct vfs_target *t)
 {
 	t->index = vfs_nodeid_index(nodeid);
 	t->ino = vfs_nodeid_ino(nodeid);
@@ -86,7 +104,25 @@ static int vfs_resolve(struct vfs *vfs, uint64_t nodeid, struct vfs_target *t)
 	t->m = mtab_get(vfs->mt, t->index);
 	if (!t->m)
 		return vfs_stale(nodeid);
+	if (!open_io && atomic_load_explicit(&t->m->gone, memory_order_relaxed)) {
+		mount_put(t->m);
+		t->m = NULL;
+		return -ESTALE;
+	}
 	return 0;
+}
+
+/* Every request but I/O on an open handle. */
+static int vfs_resolve(struct vfs *vfs, uint64_t nodeid, struct vfs_target *t)
+{
+	return vfs_resolve_as(vfs, nodeid, false, t);
+}
+
+/* I/O on a handle already open (read, write, flush, fsync, lseek, release; getattr
+ * with a handle uses vfs_resolve_as). */
+static int vfs_resolve_io(struct vfs *vfs, uint64_t nodeid, struct vfs_target *t)
+{
+	return vfs_resolve_as(vfs, nodeid, true, t);
 }
 
 /* 0 when nodeid names something live (a pseudo directory or a mounted index). */
@@ -114,11 +150,34 @@ static int vfs_pseudo_answer(struct vfs *vfs, const struct vfs_target *t, int er
 	return err;
 }
 
+/*
+ * Is m's source gone? Asks the backend (which may stat its source) and marks
+ * the mount gone for good on yes, logging it once. Called only after a sign
+ * (ENOENT, ESTALE, an empty listing, a root with no links), never per request.
+ */
+static bool vfs_source_gone(struct mount *m)
+{
+	bool was = false;
+
+	if (atomic_load_explicit(&m->gone, memory_order_relaxed))
+		return true;
+	if (!m->ops->source_gone || !m->ops->source_gone(m->be))
+		return false;
+	if (atomic_compare_exchange_strong(&m->gone, &was, true))
+		vlog(VLOG_ERR,
+		     "vfs: mount %s: %s source %s was removed while mounted; answering ESTALE "
+		     "to every request but I/O on open files until vfsmux is restarted",
+		     m->cfg->path, m->ops->type, m->cfg->source ? m->cfg->source : "(none)");
+	return true;
+}
+
 /* Keep a backend's answer within what the kernel accepts. */
-static int vfs_errno(const struct mount *m, const char *op, int ret)
+static int vfs_errno(struct mount *m, const char *op, int ret)
 {
 	if (ret == 0)
 		return 0;
+	if ((ret == -ENOENT || ret == -ESTALE) && vfs_source_gone(m))
+		return -ESTALE; /* not ENOENT: the mount point itself is still there */
 	if (ret > 0 || ret <= -512) {
 		vlog_once(VLOG_ERR, "vfs: mount %u: backend %s returned %d; answering EIO",
 			  m->index, op, ret);
@@ -135,7 +194,7 @@ static int vfs_errno(const struct mount *m, const char *op, int ret)
 }
 
 /* Same for a byte count that must be <= max. */
-static ssize_t vfs_ssize(const struct mount *m, const char *op, ssize_t ret, size_t max)
+static ssize_t vfs_ssize(struct mount *m, const char *op, ssize_t ret, size_t max)
 {
 	if (ret >= 0) {
 		if ((size_t)ret > max) {
@@ -205,7 +264,8 @@ static int vfs_entry_out(const struct mount *m, const struct vfs_entry *be,
 	}
 	out->e = *be;
 	out->e.ino = vfs_nodeid(m->index, be->ino);
-	out->e.generation = be->generation + (m->generation << 32);
+	/* 32 bits: all the kernel keeps (i_generation, and in a file handle). */
+	out->e.generation = (uint32_t)(be->generation + m->generation);
 	vfs_attr_out(m, be->ino, &out->e.attr);
 	out->entry_timeout = m->cfg->timeouts.entry;
 	out->attr_timeout = m->cfg->timeouts.attr;
@@ -251,10 +311,14 @@ static int vfs_root_entry(const struct vfs_caller *c, struct mount *m, struct vf
 	int err;
 
 	memset(&e, 0, sizeof(e));
+	if (atomic_load_explicit(&m->gone, memory_order_relaxed))
+		return -ESTALE;
 	e.ino = BACKEND_ROOT_INO;
 	vfs_ctx(NULL, m, c, &ctx);
 	err = vfs_errno(m, "getattr",
 			m->ops->getattr(m->be, &ctx, BACKEND_ROOT_INO, false, 0, &e.attr));
+	if (!err && e.attr.st_nlink == 0 && vfs_source_gone(m))
+		err = -ESTALE;
 	if (err)
 		return err;
 	return vfs_entry_out(m, &e, out);
@@ -454,6 +518,21 @@ static int vfs_lookup_pseudo(struct vfs *vfs, const struct vfs_caller *c, uint64
 	return err;
 }
 
+/*
+ * LOOKUP "." found an object with no links: a handle of a removed file, or a
+ * root whose source is gone. Gives back the backend's reference; -ESTALE.
+ */
+static int vfs_lookup_dot_unlinked(struct mount *m, const struct vfs_entry *e)
+{
+	if (e->ino != BACKEND_ROOT_INO) {
+		if (m->ops->forget)
+			m->ops->forget(m->be, e->ino, 1);
+	} else {
+		(void)vfs_source_gone(m); /* the root: vfs keeps its count, nothing taken */
+	}
+	return -ESTALE;
+}
+
 int vfs_lookup(struct vfs *vfs, const struct vfs_caller *c, uint64_t parent, const char *name,
 	       struct vfs_entry_reply *out)
 {
@@ -477,6 +556,8 @@ int vfs_lookup(struct vfs *vfs, const struct vfs_caller *c, uint64_t parent, con
 		memset(&e, 0, sizeof(e));
 		vfs_ctx(vfs, t.m, c, &ctx);
 		err = vfs_errno(t.m, "lookup", t.m->ops->lookup(t.m->be, &ctx, t.ino, name, &e));
+		if (!err && strcmp(name, ".") == 0 && e.attr.st_nlink == 0)
+			err = vfs_lookup_dot_unlinked(t.m, &e);
 		if (!err)
 			err = vfs_entry_reply(t.m, &e, out);
 	}
@@ -542,7 +623,7 @@ int vfs_getattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, bo
 
 	memset(out, 0, sizeof(*out));
 	*attr_timeout = 0;
-	err = vfs_resolve(vfs, nodeid, &t);
+	err = vfs_resolve_as(vfs, nodeid, has_fh, &t); /* fstat of an open file: I/O */
 	if (err)
 		return err;
 	if (!t.m) {
@@ -554,6 +635,8 @@ int vfs_getattr(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, bo
 	}
 	vfs_ctx(vfs, t.m, c, &ctx);
 	err = vfs_errno(t.m, "getattr", t.m->ops->getattr(t.m->be, &ctx, t.ino, has_fh, fh, out));
+	if (!err && t.ino == BACKEND_ROOT_INO && out->st_nlink == 0 && vfs_source_gone(t.m))
+		err = -ESTALE;
 	if (!err) {
 		vfs_attr_out(t.m, t.ino, out);
 		*attr_timeout = t.m->cfg->timeouts.attr;
@@ -876,7 +959,7 @@ ssize_t vfs_read(struct vfs *vfs, uint64_t nodeid, uint64_t fh, void *buf, size_
 	ssize_t ret;
 	int err;
 
-	err = vfs_resolve(vfs, nodeid, &t);
+	err = vfs_resolve_io(vfs, nodeid, &t);
 	if (err)
 		return err;
 	if (!t.m)
@@ -896,7 +979,7 @@ ssize_t vfs_write(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, 
 	ssize_t ret;
 	int err;
 
-	err = vfs_resolve(vfs, nodeid, &t);
+	err = vfs_resolve_io(vfs, nodeid, &t);
 	if (err)
 		return err;
 	if (!t.m)
@@ -923,7 +1006,7 @@ int vfs_flush(struct vfs *vfs, uint64_t nodeid, uint64_t fh, uint64_t lock_owner
 	struct vfs_target t;
 	int err;
 
-	err = vfs_resolve(vfs, nodeid, &t);
+	err = vfs_resolve_io(vfs, nodeid, &t);
 	if (err)
 		return err;
 	if (!t.m)
@@ -945,7 +1028,7 @@ void vfs_release(struct vfs *vfs, uint64_t nodeid, uint64_t fh, int flags)
 {
 	struct vfs_target t;
 
-	if (vfs_resolve(vfs, nodeid, &t) || !t.m)
+	if (vfs_resolve_io(vfs, nodeid, &t) || !t.m)
 		return; /* stale logged by resolve; the pseudofs hands out no file handles */
 	vfs_handle_put(t.m);
 	if (t.m->ops->release)
@@ -958,7 +1041,7 @@ int vfs_fsync(struct vfs *vfs, uint64_t nodeid, uint64_t fh, bool datasync)
 	struct vfs_target t;
 	int err;
 
-	err = vfs_resolve(vfs, nodeid, &t);
+	err = vfs_resolve_io(vfs, nodeid, &t);
 	if (err)
 		return err;
 	if (!t.m)
@@ -1006,6 +1089,7 @@ struct vfs_readdir {
 	bool plus;
 	vfs_fill_fn fill;
 	void *data;
+	size_t offered; /* entries the backend passed to vfs_dir_add, placed or not */
 };
 
 static bool vfs_is_dot_or_dotdot(const char *name)
@@ -1074,6 +1158,7 @@ static int vfs_readdir_backend_add(struct vfs_dirbuf *db, const struct vfs_diren
 	uint64_t nodeid;
 	int placed;
 
+	rd->offered++;
 	if (strcmp(d->name, "..") == 0 && rd->dir == BACKEND_ROOT_INO)
 		nodeid = vfs_nodeid(0, m->parent); /* above the root: the pseudo directory */
 	else if (strcmp(d->name, ".") == 0)
@@ -1121,6 +1206,9 @@ int vfs_readdir(struct vfs *vfs, const struct vfs_caller *c, uint64_t nodeid, ui
 	}
 	vfs_ctx(vfs, t.m, c, &ctx);
 	err = vfs_errno(t.m, "readdir", t.m->ops->readdir(t.m->be, &ctx, t.ino, fh, off, &db));
+	/* Every directory lists "." at least: nothing at all is a sign of a gone source. */
+	if (!err && off == 0 && rd.offered == 0 && vfs_source_gone(t.m))
+		err = -ESTALE;
 out_put:
 	mount_put(t.m);
 	return err;
@@ -1130,7 +1218,7 @@ void vfs_releasedir(struct vfs *vfs, uint64_t nodeid, uint64_t fh)
 {
 	struct vfs_target t;
 
-	if (vfs_resolve(vfs, nodeid, &t) || !t.m)
+	if (vfs_resolve_io(vfs, nodeid, &t) || !t.m)
 		return; /* pseudofs directories hand out fh 0 and keep nothing */
 	vfs_handle_put(t.m);
 	if (t.m->ops->releasedir)
@@ -1407,7 +1495,7 @@ off_t vfs_lseek(struct vfs *vfs, uint64_t nodeid, uint64_t fh, off_t off, int wh
 	off_t ret;
 	int err;
 
-	err = vfs_resolve(vfs, nodeid, &t);
+	err = vfs_resolve_io(vfs, nodeid, &t);
 	if (err)
 		return err;
 	if (!t.m)

@@ -318,22 +318,26 @@ int memfs_lookup(struct backend *be, const struct op_ctx *ctx, uint64_t parent, 
 	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	pthread_rwlock_rdlock(&fs->ns_lock);
+	if (strcmp(name, ".") == 0) {
+		/* Any type: the kernel asks "." to decode a file handle (backend.h). */
+		node = memfs_inode_find(fs, parent);
+		ret = node ? 0 : -ESTALE;
+		goto out_entry;
+	}
 	ret = dir_get(fs, parent, &dir);
 	if (ret)
 		goto out;
-	if (strcmp(name, ".") == 0) {
-		node = dir;
-	} else if (strcmp(name, "..") == 0) {
+	if (strcmp(name, "..") == 0) {
 		node = dir->parent; /* NULL once removed */
 	} else {
 		de = memfs_dir_find(fs, dir, name);
 		node = de ? de->inode : NULL;
 	}
-	if (!node) {
+	if (!node)
 		ret = -ENOENT;
-		goto out;
-	}
-	memfs_entry(node, out);
+out_entry:
+	if (node)
+		memfs_entry(node, out);
 out:
 	pthread_rwlock_unlock(&fs->ns_lock);
 	return ret;

@@ -68,10 +68,10 @@ static int open_beneath(int dirfd, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-static void fill_entry(uint64_t ino, const struct stat *st, struct vfs_entry *out)
+static void fill_entry(uint64_t ino, uint32_t gen, const struct stat *st, struct vfs_entry *out)
 {
 	out->ino = ino;
-	out->generation = 0; /* our inos are never reused */
+	out->generation = gen; /* tells a reused derived number apart (pt_int.h) */
 	out->attr = *st;
 	out->attr.st_ino = ino;
 }
@@ -83,6 +83,7 @@ static int entry_from_fd(struct backend *be, int fd, struct pt_inode *dir, const
 {
 	struct stat st;
 	uint64_t ino;
+	uint32_t gen;
 	int err;
 
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
@@ -90,10 +91,10 @@ static int entry_from_fd(struct backend *be, int fd, struct pt_inode *dir, const
 		close(fd);
 		return err;
 	}
-	err = pt_inode_intern(be, fd, true, &st, dir, name, &ino);
+	err = pt_inode_intern(be, fd, true, &st, dir, name, &ino, &gen);
 	if (err)
 		return err;
-	fill_entry(ino, &st, out);
+	fill_entry(ino, gen, &st, out);
 	return 0;
 }
 
@@ -194,16 +195,58 @@ void pt_unhold(struct backend *be, struct pt_held *h)
 	h->inode = NULL;
 }
 
+/* An entry for the inode h holds (+1 lookup). */
+static int entry_of_held(struct backend *be, const struct pt_held *h, struct vfs_entry *out)
+{
+	struct stat st;
+
+	if (fstatat(h->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	pt_inode_ref_lookup(be, h->inode);
+	fill_entry(h->inode->ino, h->inode->gen, &st, out);
+	return 0;
+}
+
+/*
+ * "." of ino, of any type: the kernel decoding a file handle (backend.h). An
+ * ino the kernel forgot is reopened by the handle we kept, and must come back
+ * as the same number (else the object behind it is not the one we knew).
+ */
+static int lookup_dot(struct backend *be, uint64_t ino, struct vfs_entry *out)
+{
+	struct pt_held h;
+	int err, fd;
+
+	err = pt_hold(be, ino, &h);
+	if (!err) {
+		err = entry_of_held(be, &h, out);
+		pt_unhold(be, &h);
+		return err;
+	}
+	if (err != -ESTALE)
+		return err;
+	err = pt_inode_reopen_forgotten(be, ino, &fd);
+	if (err)
+		return err;
+	err = entry_from_fd(be, fd, NULL, NULL, out); /* found by handle */
+	if (!err && out->ino != ino) {
+		pt_inode_forget(be, out->ino, 1);
+		err = -ESTALE;
+	}
+	return err;
+}
+
 static int pt_lookup(struct backend *be, const struct op_ctx *ctx, uint64_t parent,
 		     const char *name, struct vfs_entry *out)
 {
-	bool dot = strcmp(name, ".") == 0, dotdot = strcmp(name, "..") == 0;
+	bool dotdot = strcmp(name, "..") == 0;
 	struct pt_held dir;
-	struct stat st;
 	int err;
 
 	(void)ctx;
-	if (!dot && !dotdot) {
+	if (strcmp(name, ".") == 0)
+		return lookup_dot(be, parent, out);
+	if (!dotdot) {
 		err = pt_check_name(name);
 		if (err)
 			return err;
@@ -213,14 +256,9 @@ static int pt_lookup(struct backend *be, const struct op_ctx *ctx, uint64_t pare
 		return err;
 	if (dir.inode->type != S_IFDIR) {
 		err = -ENOTDIR;
-	} else if (dot || (dotdot && dir.inode == be->root)) {
+	} else if (dotdot && dir.inode == be->root) {
 		/* The root's ".." stays at the root: never above the source. */
-		if (fstatat(dir.fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-			err = -errno;
-		} else {
-			pt_inode_ref_lookup(be, dir.inode);
-			fill_entry(dir.inode->ino, &st, out);
-		}
+		err = entry_of_held(be, &dir, out);
 	} else if (dotdot) {
 		err = lookup_dotdot(be, dir.fd, out);
 	} else {
@@ -553,6 +591,26 @@ void pt_debug_evict_all(struct backend *be)
 	fdb_owner_evict_all(&be->fdo);
 }
 
+/*
+ * The source directory was removed on the host: its root has no links left
+ * (rmdir and rm -rf leave it so while we hold it). A directory renamed or
+ * moved elsewhere keeps its links and stays served. vfs asks only after a
+ * sign (vfs.c, "gone"), so the fstat costs nothing on the common paths.
+ */
+static bool pt_source_gone(struct backend *be)
+{
+	struct pt_held root;
+	struct stat st;
+	bool gone;
+	int err = pt_hold(be, BACKEND_ROOT_INO, &root);
+
+	if (err)
+		return err == -ESTALE;
+	gone = fstatat(root.fd, "", &st, AT_EMPTY_PATH) == 0 && st.st_nlink == 0;
+	pt_unhold(be, &root);
+	return gone;
+}
+
 const struct backend_ops passthrough_ops = {
 	.type = "passthrough",
 	.create = pt_create,
@@ -589,4 +647,5 @@ const struct backend_ops passthrough_ops = {
 	.fallocate = pt_fallocate,
 	.lseek = pt_lseek,
 	.copy_file_range = pt_copy_file_range,
+	.source_gone = pt_source_gone,
 };

@@ -15,7 +15,8 @@ extern const struct backend_ops passthrough_ops;
 
 struct pt_stats {
 	size_t inodes;	   /* inodes the kernel (or an op in flight) holds, root included */
-	size_t hints;	   /* readdir-only inode numbers kept for d_ino (no fd, no handle) */
+	size_t hints;	   /* numbers the kernel does not hold: readdir-only ones (d_ino) and
+			    * forgotten ones kept with their handle (no fd either way) */
 	size_t cached_fds; /* O_PATH fds in the cache (pinned by an op or not) */
 	size_t cache_max;  /* the cache's bound */
 	size_t pinned_fds; /* O_PATH fds held for an inode's life ("pinned fds" mode) */

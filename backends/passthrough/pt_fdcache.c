@@ -139,19 +139,25 @@ static void mount_fd_put(struct pt_fs *fs)
 		fdb_put(&fs->mfd);
 }
 
-/* open_by_handle_at of inode (handle mode) with flags: an fd or -errno. */
-static int handle_open(struct backend *be, struct pt_inode *inode, int flags)
+int pt_handle_open(struct backend *be, struct pt_fs *fs, struct file_handle *h, int flags)
 {
 	int mfd, fd, err, tries = 0;
 
-	assert(inode->reach == PT_BY_HANDLE && inode->fs && inode->fs->handles);
-	err = mount_fd_get(be, inode->fs, &mfd);
+	assert(fs && fs->handles);
+	err = mount_fd_get(be, fs, &mfd);
 	if (err)
 		return err;
-	PT_RETRY_OPEN(fd, tries, open_by_handle_at(mfd, inode->handle, flags));
+	PT_RETRY_OPEN(fd, tries, open_by_handle_at(mfd, h, flags));
 	err = fd < 0 ? -errno : fd; /* ESTALE for a deleted object */
-	mount_fd_put(inode->fs);
+	mount_fd_put(fs);
 	return err;
+}
+
+/* open_by_handle_at of inode (handle mode) with flags: an fd or -errno. */
+static int handle_open(struct backend *be, struct pt_inode *inode, int flags)
+{
+	assert(inode->reach == PT_BY_HANDLE);
+	return pt_handle_open(be, inode->fs, inode->handle, flags);
 }
 
 int pt_fd_get(struct backend *be, struct pt_inode *inode, int *fd)

@@ -156,6 +156,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 	struct stat st;
 	uint64_t ino;
 	bool masked;
+	uint32_t gen;
 	int fd, err, tries = 0;
 
 	err = pt_check_name(name);
@@ -195,7 +196,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 			goto out_close;
 		}
 	}
-	err = pt_inode_intern(be, fd, false, &st, dir.inode, name, &ino);
+	err = pt_inode_intern(be, fd, false, &st, dir.inode, name, &ino, &gen);
 	if (err)
 		goto out_close;
 	err = pt_fh_add(be, &fd); /* closes fd on failure */
@@ -204,7 +205,7 @@ int pt_create_file(struct backend *be, const struct op_ctx *ctx, uint64_t parent
 		goto out_unhold;
 	}
 	out->ino = ino;
-	out->generation = 0;
+	out->generation = gen;
 	out->attr = st;
 	out->attr.st_ino = ino;
 	fill_open(dir.inode->fs, fd, oout); /* a new file is on its directory's filesystem */

@@ -278,11 +278,12 @@ static struct pt_inode *hint_evict_locked(struct backend *be)
 }
 
 /*
- * The kernel holds i no more and no op uses it. Normally it goes (returns
- * true: free it after the lock with fds). One with an allocated number (see
- * "ino" in pt_int.h) stays as a hint with its handle and number, fds
- * dropped, so the file keeps that number at its next lookup rather than
- * switching to its derived one; *victim is a hint pushed out to make room.
+ * The kernel holds i no more and no op uses it. One with a handle stays as a
+ * hint with its handle and number, fds dropped: an allocated number (see "ino"
+ * in pt_int.h) so the file keeps it at its next lookup rather than switching
+ * to its derived one, and any number so that the kernel can still decode a
+ * file handle of it (LOOKUP "."); *victim is a hint pushed out to make room.
+ * Others go (returns true: free it after the lock with fds).
  */
 static bool inode_retire_locked(struct backend *be, struct pt_inode *i, int fds[2],
 				struct pt_inode **victim)
@@ -290,7 +291,7 @@ static bool inode_retire_locked(struct backend *be, struct pt_inode *i, int fds[
 	*victim = NULL;
 	if (!inode_unused(be, i))
 		return false;
-	if (i->ino >= PT_INO_ALLOC_BASE && i->reach == PT_BY_HANDLE && i->handle && i->hashed_key) {
+	if (i->reach == PT_BY_HANDLE && i->handle && i->hashed_key) {
 		*victim = hint_evict_locked(be);
 		fds[0] = pt_fdcache_drop_locked(be, i);
 		i->opened = false; /* the kernel's pages went with its inode */
@@ -511,8 +512,22 @@ static struct file_handle *handle_of(int fd, int *err)
 	return small ? small : h;
 }
 
+/* 32 bits of a host handle (FNV-1a): different objects, different values. */
+static uint32_t handle_gen(const struct file_handle *h)
+{
+	uint32_t x = 2166136261u;
+	uint8_t type[sizeof(h->handle_type)];
+
+	memcpy(type, &h->handle_type, sizeof(type));
+	for (size_t k = 0; k < sizeof(type); k++)
+		x = (x ^ type[k]) * 16777619u;
+	for (unsigned k = 0; k < h->handle_bytes; k++)
+		x = (x ^ h->f_handle[k]) * 16777619u;
+	return x;
+}
+
 int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
-		    struct pt_inode *dir, const char *name, uint64_t *ino)
+		    struct pt_inode *dir, const char *name, uint64_t *ino, uint32_t *gen)
 {
 	struct file_handle *h = NULL;
 	int fds[2] = { -1, -1 };
@@ -521,6 +536,7 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 	int err = 0, spare = -1;
 	char *place = NULL;
 	enum pt_reach reach;
+	uint32_t new_gen;
 	struct pt_fs *fs;
 
 	fs = pt_fs_get(be, fd, st);
@@ -539,6 +555,7 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 		err = -ENOMEM;
 		goto out_close;
 	}
+	new_gen = h ? handle_gen(h) : 0;
 	if (reach != PT_BY_HANDLE && pfd < 0) {
 		/*
 		 * Pinned mode needs an O_PATH fd of its own for the caller's I/O fd.
@@ -593,6 +610,7 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 			pfd = -1;
 			old_parent = place_locked(i, dir, &place); /* found here just now */
 			*ino = i->ino;
+			*gen = i->gen;
 			pthread_mutex_unlock(&be->lock);
 			goto out_close; /* err == 0 */
 		}
@@ -614,6 +632,7 @@ int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
 	be->ninodes++;
 fill:
 	i->type = st->st_mode & S_IFMT;
+	i->gen = new_gen;
 	i->fs = fs;
 	free(i->handle);
 	i->handle = h;
@@ -629,6 +648,7 @@ fill:
 	pfd = -1;
 	i->nlookup = 1;
 	*ino = i->ino;
+	*gen = i->gen;
 	pthread_mutex_unlock(&be->lock);
 out_close:
 	if (old_free)
@@ -676,6 +696,35 @@ bool pt_inode_is(const struct pt_inode *i, int fd)
 	same = h && handles_equal(h, i->handle);
 	free(h);
 	return same;
+}
+
+int pt_inode_reopen_forgotten(struct backend *be, uint64_t ino, int *fd)
+{
+	struct file_handle *h = NULL;
+	struct pt_fs *fs = NULL;
+	struct pt_inode *i;
+	int nfd;
+
+	*fd = -1;
+	pthread_mutex_lock(&be->lock);
+	i = find_ino_locked(be, ino);
+	if (i && i->hint && i->reach == PT_BY_HANDLE && i->handle && i->fs && i->fs->handles) {
+		h = malloc(sizeof(*h) + i->handle->handle_bytes);
+		if (h)
+			memcpy(h, i->handle, sizeof(*h) + i->handle->handle_bytes);
+		fs = i->fs; /* lives as long as the backend */
+	}
+	pthread_mutex_unlock(&be->lock);
+	if (!h)
+		return fs ? -ENOMEM : -ESTALE;
+	nfd = pt_handle_open(be, fs, h, O_PATH | O_CLOEXEC);
+	free(h);
+	if (nfd >= 0) {
+		*fd = nfd;
+		return 0;
+	}
+	/* The host object is gone (ESTALE), or cannot be reached any more. */
+	return nfd == -ENOMEM || nfd == -EMFILE || nfd == -ENFILE ? nfd : -ESTALE;
 }
 
 uint64_t pt_inode_hint(struct backend *be, dev_t dev, ino_t hino)

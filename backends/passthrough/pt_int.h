@@ -25,13 +25,22 @@
  *   O_PATH fd  what every *at() call is made relative to; from the bounded LRU
  *              cache shared by all mounts (BY_HANDLE and BY_NAME, see
  *              enum pt_reach), or held for the inode's life (PINNED only).
+ *   gen        the generation that goes with ino in the kernel's file handles
+ *              of our mount: 32 bits hashed from the host's file handle,
+ *              which carries the host's own generation. A derived number is
+ *              given again to a new object once the kernel forgot the old one
+ *              (the host reused hino), and the new object's gen differs, so an
+ *              old handle of our mount answers ESTALE, not the new file. 0 for
+ *              the root and where the host has no handles.
  *   hint       an ino the kernel does not hold, kept so that a later lookup
  *              returns the same number: an allocated one given out only as a
  *              plain READDIR d_ino (no handle, no fd; a free derived number
- *              needs no hint, a lookup derives it again), or an allocated
- *              number the kernel forgot (handle kept, fds dropped; reused
- *              only if the handle still matches). A lookup turns it into a real inode. At most
- *              be->hint_max are kept (oldest dropped).
+ *              needs no hint, a lookup derives it again), or any BY_HANDLE
+ *              number the kernel forgot (handle kept, fds dropped; reused only if the
+ *              handle still matches), which also lets LOOKUP(ino, ".") reopen
+ *              it by handle for the kernel's open_by_handle_at. A lookup turns
+ *              it into a real inode. At most be->hint_max are kept (oldest
+ *              dropped).
  *   fh         an open file or directory: the real host fd, checked against the
  *              set of fds this backend handed out before use.
  *
@@ -111,6 +120,7 @@ struct pt_inode {
 	dev_t dev;    /* immutable */
 	ino_t hino;   /* immutable */
 	mode_t type;  /* S_IFMT bits; set once (a hint gets it at conversion) */
+	uint32_t gen; /* see "gen" above; set with type */
 	struct pt_fs *fs;
 	enum pt_reach reach;	    /* set once with the first fd (a hint: at conversion) */
 	struct file_handle *handle; /* identity (generation); BY_HANDLE reopens by it */
@@ -191,12 +201,18 @@ void pt_inode_put(struct backend *be, struct pt_inode *inode); /* NULL is a no-o
  * known (".."); they let an inode without handles be reached again by name.
  */
 int pt_inode_intern(struct backend *be, int fd, bool own, const struct stat *st,
-		    struct pt_inode *dir, const char *name, uint64_t *ino);
+		    struct pt_inode *dir, const char *name, uint64_t *ino, uint32_t *gen);
 /* After a rename through the mount: the object now at name in dir (open at
  * dirfd) is found there from now on. */
 void pt_inode_moved(struct backend *be, struct pt_inode *dir, int dirfd, const char *name);
 /* Whether fd is i's object: (st_dev, st_ino), type, and handle where i has one. */
 bool pt_inode_is(const struct pt_inode *i, int fd);
+/*
+ * An O_PATH fd of the object behind ino when the kernel forgot it and we kept
+ * its handle (a hint reached by handle): 0 with *fd, or -ESTALE (unknown ino,
+ * no handle, or the host object is gone). The caller interns it again.
+ */
+int pt_inode_reopen_forgotten(struct backend *be, uint64_t ino, int *fd);
 /* +1 lookup on an inode the caller holds a reference to. */
 void pt_inode_ref_lookup(struct backend *be, struct pt_inode *inode);
 void pt_inode_forget(struct backend *be, uint64_t ino, uint64_t n);
@@ -228,6 +244,8 @@ void pt_fd_put(struct backend *be, struct pt_inode *inode);
 int pt_fdcache_donate_locked(struct backend *be, struct pt_inode *inode, int fd);
 /* Remove inode's cached fd (it must be unpinned); returns it for closing, or -1. */
 int pt_fdcache_drop_locked(struct backend *be, struct pt_inode *inode);
+/* open_by_handle_at(h) on fs (which has handles) with flags: an fd or -errno. */
+int pt_handle_open(struct backend *be, struct pt_fs *fs, struct file_handle *h, int flags);
 /* Open the object for I/O (flags as open(2), no O_CREAT); the type was checked. */
 int pt_inode_reopen(struct backend *be, struct pt_inode *inode, int flags);
 
