@@ -365,8 +365,15 @@ static void *ent_main(void *arg)
 		bool registering = e->op == FUSE_IO_URING_CMD_REGISTER;
 
 		err = queue_cmd(e, e->op, e->commit_id);
-		/* Registered while the kernel sends by ring: requests may wait (ring_nudge). */
-		if (!err && registering && atomic_load_explicit(&e->u->ready, memory_order_relaxed))
+		/*
+		 * Registering while the kernel sends by ring: requests may wait
+		 * (ring_nudge). The nudge's STATFS must find the entry registered,
+		 * or it waits with them: submit now (the kernel registers the entry
+		 * inside io_uring_submit); ring_wait() then has nothing to submit.
+		 */
+		if (!err && registering &&
+		    atomic_load_explicit(&e->u->ready, memory_order_relaxed) &&
+		    io_uring_submit(&e->ring) >= 0)
 			ring_nudge(e->u, e->qid);
 		if (!err) {
 			if (!idle) {
