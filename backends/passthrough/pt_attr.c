@@ -20,6 +20,23 @@
 #define AT_EACCESS 0x200
 #endif
 
+/*
+ * The mount root's attributes when no fd can be had (every fd of the daemon is
+ * an open file of some client, the cache has given all of its back): the
+ * root is the one inode with a path, the configured source, so stat it by
+ * path and accept it only if it is still the same directory. A mount root
+ * that answers keeps `ls`, `cd` and `df` working while clients hold every fd.
+ */
+static int root_stat_by_path(struct backend *be, struct stat *out)
+{
+	if (stat(be->source, out) < 0)
+		return -errno;
+	if (out->st_dev != be->root->dev || out->st_ino != be->root->hino)
+		return -ESTALE;
+	out->st_ino = be->root->ino;
+	return 0;
+}
+
 int pt_getattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, bool has_fh, uint64_t fh,
 	       struct stat *out)
 {
@@ -37,6 +54,8 @@ int pt_getattr(struct backend *be, const struct op_ctx *ctx, uint64_t ino, bool 
 		return 0;
 	}
 	err = pt_hold(be, ino, &h);
+	if ((err == -EMFILE || err == -ENFILE) && be->root && ino == be->root->ino)
+		return root_stat_by_path(be, out);
 	if (err)
 		return err;
 	if (fstatat(h.fd, "", out, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
