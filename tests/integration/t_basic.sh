@@ -251,8 +251,7 @@ top_type() {
 }
 # wait_log TEXT: until the daemon log has TEXT (the daemon writes it, or dies trying).
 wait_log() {
-	for _ in $(seq 200); do grep -qF -- "$1" "$WORK/daemon.log" && return 0; sleep 0.1; done
-	return 1
+	wait_for grep -qF -- "$1" "$WORK/daemon.log"
 }
 
 # A second daemon on a live mountpoint is refused, --force or not, and the first serves on.
@@ -304,7 +303,7 @@ stop_daemon "$SECOND" TERM
 eq "stacked: the second daemon exits 0" 0 "$DAEMON_RC"
 eq "stacked: it detached its own mount only" "2 tmpfs" "$(mounts_on "$MNT") $(top_type "$MNT")"
 umount "$MNT" || it_fail "stacked: the tmpfs unmounts"
-out=$(timeout 10 stat "$MNT" 2>&1)
+out=$(timeout "$IT_WAIT" stat "$MNT" 2>&1) # a stale mount answers at once; the bound only fails
 contains "stacked: the first daemon's mount, left beneath, is stale" "$out" "Transport endpoint is not connected"
 if start_daemon "$CFG" --force; then
 	it_pass "stacked: --force replaces the stale mount left beneath"
